@@ -1,0 +1,203 @@
+"""The ``slopt`` command line (typer + rich).
+
+Stable contract every problem plugs into through :mod:`slopt.problems`:
+
+* ``slopt solvers`` -- installed backends and versions
+* ``slopt solve PROBLEM [--profile F] [--scenario F] [--method M] [--solver S] [--time-limit S]
+  [--mip-gap G] [--set key=value ...] [--json]``
+* ``slopt demo`` -- every registered problem on shipped defaults
+* ``slopt profile show FILE`` / ``slopt profile make MODEL -o FILE``
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from slopt.errors import SloptError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="slopt: optimisation models and algorithms for split learning.")
+profile_app = typer.Typer(no_args_is_help=True, help="Model profiles: show and make.")
+app.add_typer(profile_app, name="profile")
+console = Console()
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return "—" if not math.isfinite(v) else f"{v:.6g}"
+    return str(v)
+
+
+def print_table(rows: list[dict[str, Any]], title: str = "") -> None:
+    """Print a list of dict rows as a rich table (shared by every command)."""
+    if not rows:
+        console.print(f"{title}: nothing to show")
+        return
+    cols: list[str] = []
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+    t = Table(title=title or None)
+    for c in cols:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*(_fmt(r.get(c, "")) for c in cols))
+    console.print(t)
+
+
+def parse_sets(items: list[str] | None) -> dict[str, Any]:
+    """``["batch=32", "weights=[1, 0.5]"]`` -> ``{"batch": 32, "weights": [1, 0.5]}`` (YAML values)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise typer.BadParameter(f"--set expects key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip().replace("-", "_")] = yaml.safe_load(v)
+    return out
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def solvers() -> None:
+    """List the solver backends, whether they are installed here, and how to install them."""
+    from slopt.solvers import available_solvers
+
+    print_table(available_solvers(), "solver backends")
+
+
+@app.command()
+def solve(
+    problem: str = typer.Argument(..., help="registered problem name (see `slopt demo`)"),
+    profile: Optional[str] = typer.Option(None, help="profile JSON file or shipped profile name"),
+    scenario: Optional[str] = typer.Option(None, help="scenario YAML/JSON file or shipped scenario name"),
+    method: str = typer.Option("paper", help="paper (default), exact, or a baseline name"),
+    solver: Optional[str] = typer.Option(None, help="solver backend (default: HiGHS / the method's own)"),
+    time_limit: Optional[float] = typer.Option(None, help="solver time limit, seconds"),
+    mip_gap: Optional[float] = typer.Option(None, help="relative MIP gap"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="problem parameter key=value (repeatable)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Solve one problem instance with one method."""
+    from slopt.problems import get
+
+    try:
+        p = get(problem)
+        plan = p.run(method, profile=profile, scenario=scenario, solver=solver, time_limit=time_limit,
+                     mip_gap=mip_gap, **parse_sets(set_))
+    except SloptError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(plan.to_dict()) + "\n")
+        return
+    print_table(plan.to_frame().to_dict("records"), f"{problem} / {method}")
+    for name, frame in plan.details.items():
+        print_table(frame.to_dict("records")[:50], name)
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("slopt-demo"), help="folder for the plots (PNG)"),
+    plots: bool = typer.Option(True, help="write plots"),
+) -> None:
+    """Run every registered problem on its shipped defaults and print a summary table."""
+    from slopt.problems import problems
+
+    rows: list[dict[str, Any]] = []
+    reg = problems()
+    if not reg:
+        console.print("no problem is registered yet")
+    for name, p in reg.items():
+        for method in p.demo_methods:
+            try:
+                plan = p.run(method)
+                r = plan.to_frame().iloc[0].to_dict()
+                rows.append({k: r.get(k) for k in ("problem", "method", "status", "objective", "seconds")}
+                            | {"summary": p.summary})
+            except SloptError as exc:
+                rows.append({"problem": name, "method": method, "status": f"error: {exc}"})
+        demo_plot = p.extra.get("demo_plot")
+        if plots and demo_plot is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            path = demo_plot(out)
+            console.print(f"[green]wrote[/] {path}")
+    print_table(rows, "slopt demo: every problem on shipped defaults")
+
+
+@profile_app.command("show")
+def profile_show(file: str = typer.Argument(..., help="profile JSON file or shipped profile name"),
+                 layers: bool = typer.Option(False, help="also list every vertex")) -> None:
+    """Summary table of a profile."""
+    from slopt.profiles import read
+
+    try:
+        g = read(file)
+    except SloptError as exc:
+        _fail(exc)
+        return
+    print_table([{"field": k, "value": v} for k, v in g.summary().items()], f"profile {file}")
+    if layers:
+        print_table(g.to_frame().to_dict("records"), "vertices")
+
+
+@profile_app.command("make")
+def profile_make(model: str = typer.Argument(..., help="model name (see `slopt profile list`)"),
+                 output: Path = typer.Option(..., "-o", "--output", help="JSON file to write")) -> None:
+    """Build a profile of a known architecture and write it as JSON."""
+    from slopt.profiles import write
+
+    try:
+        from slopt.profiles.zoo import make
+    except ImportError as exc:
+        _fail(SloptError(f"the model zoo is not available ({exc})"))
+        return
+    try:
+        g = make(model)
+    except SloptError as exc:
+        _fail(exc)
+        return
+    write(g, output)
+    console.print(f"[green]wrote[/] {output}: {g!r}")
+
+
+@profile_app.command("list")
+def profile_list() -> None:
+    """Shipped profiles and the models `profile make` knows."""
+    from slopt.profiles import shipped
+
+    try:
+        from slopt.profiles.zoo import available
+        zoo = available()
+    except ImportError:
+        zoo = []
+    print_table([{"shipped": s} for s in shipped()] + [{"make": z} for z in zoo], "profiles")
+
+
+def _add_problem_commands() -> None:
+    from slopt.problems import problems
+
+    for p in problems().values():
+        if p.commands is not None:
+            p.commands(app)
+
+
+def main() -> None:
+    """Entry point of the ``slopt`` script."""
+    _add_problem_commands()
+    app()
+
+
+if __name__ == "__main__":
+    main()

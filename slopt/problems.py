@@ -1,0 +1,89 @@
+"""The problem registry: each problem module registers itself once; the CLI knows none by name.
+
+A problem module (``models/<name>.py``, imported as ``slopt.models.<name>``) calls
+:func:`register` at import time with a :class:`Problem`. :func:`problems` imports every module of
+``slopt.models`` and returns the registry.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from slopt.errors import ValidationError
+from slopt.plan import Plan
+
+__all__ = ["Problem", "register", "problems", "get"]
+
+_REGISTRY: dict[str, "Problem"] = {}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A registered problem.
+
+    Attributes
+    ----------
+    name : CLI name, e.g. ``"dag-split"``
+    summary : one line shown by ``slopt demo`` and ``slopt solve --help``
+    load : ``load(profile: str | None, scenario: str | None, **params) -> instance``; builds the
+        instance from shipped defaults when ``profile``/``scenario`` are None
+    methods : ``{"paper": f, "exact": g, "<baseline>": h}``; each ``f(instance, *, solver=None,
+        time_limit=None, mip_gap=None) -> Plan``
+    demo_methods : methods ``slopt demo`` runs (default: paper and exact)
+    commands : optional ``commands(app: typer.Typer)`` adding problem-specific CLI commands
+    """
+
+    name: str
+    summary: str
+    load: Callable[..., Any]
+    methods: dict[str, Callable[..., Plan]]
+    demo_methods: tuple[str, ...] = ("paper", "exact")
+    commands: Callable[[Any], None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def run(self, method: str = "paper", profile: str | None = None, scenario: str | None = None,
+            solver: str | None = None, time_limit: float | None = None, mip_gap: float | None = None,
+            **params: Any) -> Plan:
+        """Load the instance and run one method; fills ``plan.seconds`` if the method did not."""
+        if method not in self.methods:
+            raise ValidationError(f"method {method!r} is not a method of {self.name!r}; "
+                                  f"choose one of {sorted(self.methods)}", "method")
+        inst = self.load(profile, scenario, **params)
+        t0 = time.perf_counter()
+        plan = self.methods[method](inst, solver=solver, time_limit=time_limit, mip_gap=mip_gap)
+        if not plan.seconds:
+            plan.seconds = time.perf_counter() - t0
+        return plan
+
+
+def register(problem: Problem) -> Problem:
+    """Add ``problem`` to the registry (idempotent for the same name; returns it)."""
+    _REGISTRY[problem.name] = problem
+    return problem
+
+
+def _discover() -> None:
+    import slopt.models as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"slopt.models.{info.name}")
+
+
+def problems() -> dict[str, Problem]:
+    """Every registered problem, after importing all of ``slopt.models``."""
+    _discover()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get(name: str) -> Problem:
+    """One problem by name (raises a clear error listing the known names)."""
+    reg = problems()
+    if name not in reg:
+        raise ValidationError(f"unknown problem {name!r}; registered: {', '.join(reg) or 'none'}", "problem")
+    return reg[name]
