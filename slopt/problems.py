@@ -36,6 +36,12 @@ class Problem:
         time_limit=None, mip_gap=None) -> Plan``
     demo_methods : methods ``slopt demo`` runs (default: paper and exact)
     commands : optional ``commands(app: typer.Typer)`` adding problem-specific CLI commands
+    random_instance : optional ``random_instance(seed: int, **params) -> instance`` (a small
+        random instance, used by ``slopt compare --instances N`` and by sweeps)
+    formulations : optional ``formulations(instance) -> {name: builder}`` where each zero-argument
+        ``builder()`` returns a fresh Pyomo model, cvxpy.Problem or CpModel of the instance
+        whose optimum is the problem's optimum (used by ``slopt compare``)
+    extra : free-form hooks, e.g. ``{"demo_plot": f(out_dir) -> path}``
     """
 
     name: str
@@ -44,6 +50,8 @@ class Problem:
     methods: dict[str, Callable[..., Plan]]
     demo_methods: tuple[str, ...] = ("paper", "exact")
     commands: Callable[[Any], None] | None = None
+    random_instance: Callable[..., Any] | None = None
+    formulations: Callable[[Any], dict[str, Callable[[], Any]]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def run(self, method: str = "paper", profile: str | None = None, scenario: str | None = None,

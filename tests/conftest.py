@@ -1,0 +1,25 @@
+"""Shared test fixtures: solver availability, fast/full study switch."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from slopt.solvers import available_solvers
+
+AVAILABLE = {r["solver"] for r in available_solvers() if r["available"]}
+
+#: True when the slow studies should run at full size (SLOPT_FULL=1); CI runs the fast configuration.
+FULL = os.environ.get("SLOPT_FULL", "") == "1"
+
+
+def requires(*solvers: str) -> pytest.MarkDecorator:
+    """Skip a test unless every named solver backend is installed here."""
+    missing = [s for s in solvers if s not in AVAILABLE]
+    return pytest.mark.skipif(bool(missing), reason=f"solver(s) not installed: {missing}")
+
+
+def installed(*candidates: str) -> list[str]:
+    """The subset of ``candidates`` installed here (for parametrising over backends)."""
+    return [s for s in candidates if s in AVAILABLE]
