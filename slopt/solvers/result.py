@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = ["SolveResult", "STATUSES", "relative_gap"]
@@ -51,6 +51,5 @@ class SolveResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (without ``raw``; NaN becomes None)."""
-        d = asdict(self)
-        d.pop("raw")
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "raw"}
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
