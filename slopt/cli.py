@@ -136,6 +136,64 @@ def demo(
     print_table(rows, "slopt demo: every problem on shipped defaults")
 
 
+@app.command()
+def compare(
+    problem: str = typer.Argument(..., help="registered problem name"),
+    solvers_: Optional[str] = typer.Option(None, "--solvers", help="comma-separated backends (default: all installed)"),
+    instances: int = typer.Option(3, help="random instances (0 = the shipped default instance)"),
+    seed: int = typer.Option(0, help="seed of the first instance"),
+    time_limit: Optional[float] = typer.Option(60.0, help="per-solve time limit, seconds"),
+    tol: float = typer.Option(1e-6, help="relative tolerance of the disagreement flag"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="instance parameter key=value"),
+    as_json: bool = typer.Option(False, "--json", help="print the table as JSON records"),
+    csv: Optional[Path] = typer.Option(None, help="also write the table as CSV"),
+) -> None:
+    """Solve the same instances with every applicable formulation and backend; flag disagreements."""
+    from slopt.compare import compare as run_compare
+
+    try:
+        df = run_compare(problem, solvers_.split(",") if solvers_ else None, instances, seed, time_limit,
+                         tol=tol, params=parse_sets(set_))
+    except SloptError as exc:
+        _fail(exc)
+        return
+    if csv is not None:
+        df.to_csv(csv, index=False)
+    if as_json:
+        sys.stdout.write(df.to_json(orient="records") + "\n")
+        return
+    print_table(df.drop(columns=["message"]).to_dict("records"), f"compare {problem}")
+    flagged = int((df["flag"] != "").sum())
+    console.print(f"{flagged} flagged answer(s)" if flagged else "[green]all answers agree with the best proven bound[/]")
+
+
+@app.command()
+def sweep(
+    spec: Path = typer.Argument(..., help="sweep spec (YAML/JSON)"),
+    dask: bool = typer.Option(False, "--dask", help="run on a Dask LocalCluster"),
+    scheduler: Optional[str] = typer.Option(None, help="existing Dask scheduler, tcp://HOST:PORT"),
+    workers: int = typer.Option(2, help="LocalCluster workers"),
+    output: Optional[str] = typer.Option(None, help="override the spec's output folder"),
+) -> None:
+    """Run a parameter sweep (resumable; results written as Parquet/CSV parts as they complete)."""
+    from slopt.sweep import SweepSpec, sweep as run_sweep
+
+    try:
+        sp = SweepSpec.load(spec)
+        if output:
+            sp["output"] = output
+        df = run_sweep(sp, dask=dask, scheduler=scheduler, n_workers=workers)
+    except SloptError as exc:
+        _fail(exc)
+        return
+    n_err = int((df["status"] == "error").sum()) if not df.empty else 0
+    console.print(f"{len(df)} point(s) in {sp['output']}, {n_err} error(s)")
+    if not df.empty:
+        summary = df.groupby(["method", "status"]).agg(points=("id", "count"), mean_objective=("objective", "mean"),
+                                                       mean_seconds=("seconds", "mean")).reset_index()
+        print_table(summary.to_dict("records"), "sweep summary")
+
+
 @profile_app.command("show")
 def profile_show(file: str = typer.Argument(..., help="profile JSON file or shipped profile name"),
                  layers: bool = typer.Option(False, help="also list every vertex")) -> None:

@@ -1,0 +1,172 @@
+"""Solver comparison: the same instances through every applicable backend and formulation.
+
+:func:`compare` returns a DataFrame with one row per (instance, formulation, solver): status,
+objective, bound, gap, seconds, and a ``flag`` column that marks any answer disagreeing with the
+best proven bound of its instance by more than the gap tolerance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from slopt.errors import SolverNotAvailable, ValidationError
+from slopt.problems import get
+from slopt.solvers import BACKENDS, available_solvers, model_kind, solve
+
+__all__ = ["compare", "problem_class", "flag_disagreements"]
+
+
+def problem_class(model: Any) -> str:
+    """Classify a formulation: LP, MILP, QP, MIQP, NLP, MINLP (Pyomo); LP/QP/SOCP/... (CVXPY); IP (CP-SAT)."""
+    kind = model_kind(model)
+    if kind == "cpsat":
+        return "IP"
+    if kind == "cvxpy":
+        mi = model.is_mixed_integer()
+        if model.is_dcp() and all(c.expr.is_affine() for c in model.constraints) and model.objective.expr.is_affine():
+            return "MILP" if mi else "LP"
+        if model.is_qp():
+            return "MIQP" if mi else "QP"
+        return "MISOCP" if mi else "SOCP"
+    import pyomo.environ as pyo
+
+    integer = any(not v.is_continuous() for v in model.component_data_objects(pyo.Var, active=True))
+    degree = 0
+    for c in model.component_data_objects(pyo.Constraint, active=True):
+        d = c.body.polynomial_degree()
+        degree = 99 if d is None else max(degree, d)
+    for o in model.component_data_objects(pyo.Objective, active=True):
+        d = o.expr.polynomial_degree()
+        degree = 99 if d is None else max(degree, d)
+    if degree <= 1:
+        return "MILP" if integer else "LP"
+    if degree == 2:
+        return "MINLP" if integer else "QP"
+    return "MINLP" if integer else "NLP"
+
+
+#: backend classes that cover each problem class (a MINLP solver also solves MILPs, ...)
+_COVERED_BY = {"LP": {"LP"}, "MILP": {"MILP", "MINLP"}, "QP": {"QP", "NLP", "MINLP"},
+               "MIQP": {"MINLP", "MISOCP"}, "NLP": {"NLP", "MINLP"}, "MINLP": {"MINLP"},
+               "SOCP": {"SOCP", "MISOCP"}, "MISOCP": {"MISOCP"}, "IP": {"IP"}}
+
+
+def _applicable(solver: str, kind: str, cls: str) -> bool:
+    """Whether backend ``solver`` takes models of ``kind`` and problem class ``cls``."""
+    b = BACKENDS[solver]
+    return kind in b.kinds and bool(_COVERED_BY.get(cls, {cls}) & set(b.classes))
+
+
+def _sense(model: Any) -> int:
+    """+1 for minimisation, -1 for maximisation."""
+    kind = model_kind(model)
+    if kind == "cvxpy":
+        import cvxpy as cp
+
+        return 1 if isinstance(model.objective, cp.Minimize) else -1
+    if kind == "cpsat":
+        return -1 if model.proto.objective.scaling_factor < 0 else 1
+    import pyomo.environ as pyo
+
+    obj = next(model.component_data_objects(pyo.Objective, active=True))
+    return 1 if obj.sense == pyo.minimize else -1
+
+
+def flag_disagreements(df: pd.DataFrame, tol: float = 1e-6) -> pd.DataFrame:
+    """Add ``best_bound`` and ``flag`` columns.
+
+    Per instance, the best proven bound is the tightest bound over all answers (the largest lower
+    bound of a minimisation). A row is flagged when it claims optimality but its objective is
+    further from that bound than ``max(tol, mip_gap)`` (relative), or when its objective beats the
+    proven bound (an infeasible or wrong answer).
+    """
+    df = df.copy()
+    df["best_bound"] = np.nan
+    df["flag"] = ""
+    for inst, grp in df.groupby("instance"):
+        ok = grp[grp["status"].isin(["optimal", "feasible"])]
+        if ok.empty:
+            continue
+        sense = int(ok["sense"].iloc[0])
+        bounds = ok["bound"].astype(float) * sense
+        bounds = bounds[np.isfinite(bounds)]
+        if bounds.empty:
+            continue
+        best = float(bounds.max()) * sense
+        df.loc[grp.index, "best_bound"] = best
+        scale = max(abs(best), 1e-9)
+        for i, row in ok.iterrows():
+            obj = float(row["objective"])
+            allowed = max(tol, float(row["gap"]) if math.isfinite(row["gap"]) else 0.0) + tol
+            if sense * (obj - best) < -allowed * scale:
+                df.loc[i, "flag"] = "objective beats the best proven bound"
+            elif row["status"] == "optimal" and sense * (obj - best) > allowed * scale:
+                df.loc[i, "flag"] = f"optimal claimed, {sense * (obj - best) / scale:.2e} above best bound"
+    return df
+
+
+def compare(
+    problem: str,
+    solvers: Sequence[str] | None = None,
+    instances: int = 3,
+    seed: int = 0,
+    time_limit: float | None = 60.0,
+    mip_gap: float | None = None,
+    tol: float = 1e-6,
+    params: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Solve the same instances with every applicable (formulation, solver) pair.
+
+    Parameters
+    ----------
+    problem : registered problem name
+    solvers : backends to try (default: every installed one)
+    instances : number of random instances (``problem.random_instance(seed + i)``); 0 = the
+        shipped default instance only
+    seed : seed of the first instance
+    time_limit : per-solve limit in seconds
+    tol : relative tolerance of the disagreement flag
+
+    Returns
+    -------
+    DataFrame with columns ``instance, formulation, class, solver, status, objective, bound, gap,
+    seconds, message, best_bound, flag``.
+    """
+    p = get(problem)
+    if p.formulations is None:
+        raise ValidationError(f"problem {problem!r} registers no formulations to compare", "problem")
+    installed = [r["solver"] for r in available_solvers() if r["available"]]
+    solvers = list(solvers) if solvers else installed
+    for s in solvers:
+        if s not in BACKENDS:
+            raise SolverNotAvailable(f"unknown solver {s!r}; known: {', '.join(BACKENDS)}")
+    params = dict(params or {})
+    if instances > 0 and p.random_instance is None:
+        raise ValidationError(f"problem {problem!r} has no random_instance generator", "instances")
+    insts = ([(f"seed={seed + i}", p.random_instance(seed + i, **params)) for i in range(instances)]
+             if instances > 0 else [("default", p.load(None, None, **params))])
+    rows: list[dict[str, Any]] = []
+    for label, inst in insts:
+        for fname, builder in p.formulations(inst).items():
+            probe = builder()
+            kind, cls, sense = model_kind(probe), problem_class(probe), _sense(probe)
+            for s in solvers:
+                if not _applicable(s, kind, cls):
+                    continue
+                base = {"instance": label, "formulation": fname, "class": cls, "solver": s, "sense": sense}
+                if s not in installed:
+                    rows.append(base | {"status": "not installed", "message": BACKENDS[s].install})
+                    continue
+                r = solve(builder(), solver=s, time_limit=time_limit, mip_gap=mip_gap)
+                rows.append(base | {"status": r.status, "objective": r.objective, "bound": r.bound,
+                                    "gap": r.gap, "seconds": r.seconds, "message": r.message})
+    df = pd.DataFrame(rows)
+    for c in ("objective", "bound", "gap", "seconds"):
+        if c not in df:
+            df[c] = np.nan
+    return flag_disagreements(df, tol).drop(columns="sense")
