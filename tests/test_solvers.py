@@ -126,7 +126,7 @@ def market_split(k: int = 5, n: int = 40, seed: int = 1) -> pyo.ConcreteModel:
     return m
 
 
-@pytest.mark.parametrize("solver", installed("highs", "cbc", "scip"))
+@pytest.mark.parametrize("solver", installed("highs", "scip"))
 def test_time_limit_returns_incumbent_with_gap(solver: str) -> None:
     r = solve(market_split(), solver=solver, time_limit=1.0)
     assert r.status == "feasible", r
@@ -135,10 +135,13 @@ def test_time_limit_returns_incumbent_with_gap(solver: str) -> None:
     assert r.seconds < 10
 
 
-@requires("glpk")
-def test_time_limit_glpk_reports_incumbent() -> None:
-    r = solve(market_split(), solver="glpk", time_limit=1.0)
+@pytest.mark.parametrize("solver", installed("cbc", "glpk"))
+def test_time_limit_cbc_glpk_return_incumbent(solver: str) -> None:
+    """CBC and GLPK return the incumbent; a bound only when their log reports one (GLPK never
+    does on a time limit; CBC not when stopped before branch and bound, e.g. on a loaded machine)."""
+    r = solve(market_split(), solver=solver, time_limit=1.0)
     assert r.status == "feasible" and math.isfinite(r.objective)
+    assert math.isnan(r.bound) or (r.bound <= r.objective + 1e-9 and math.isfinite(r.gap))
 
 
 @pytest.mark.parametrize("solver", installed("highs", "cbc", "glpk", "scip"))
