@@ -28,7 +28,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="slopt: optimisation models and algorithms for split learning.")
 profile_app = typer.Typer(no_args_is_help=True, help="Model profiles: show and make.")
 app.add_typer(profile_app, name="profile")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 200)
 
 
 def _fmt(v: Any) -> str:
@@ -162,7 +162,8 @@ def compare(
     if as_json:
         sys.stdout.write(df.to_json(orient="records") + "\n")
         return
-    print_table(df.drop(columns=["message"]).to_dict("records"), f"compare {problem}")
+    shown = ["instance", "formulation", "class", "solver", "status", "objective", "bound", "gap", "seconds", "flag"]
+    print_table(df[[c for c in shown if c in df]].to_dict("records"), f"compare {problem}")
     flagged = int((df["flag"] != "").sum())
     console.print(f"{flagged} flagged answer(s)" if flagged else "[green]all answers agree with the best proven bound[/]")
 

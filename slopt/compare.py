@@ -80,8 +80,9 @@ def _sense(model: Any) -> int:
 def flag_disagreements(df: pd.DataFrame, tol: float = 1e-6) -> pd.DataFrame:
     """Add ``best_bound`` and ``flag`` columns.
 
-    Per instance, the best proven bound is the tightest bound over all answers (the largest lower
-    bound of a minimisation). A row is flagged when it claims optimality but its objective is
+    Per instance, the best proven bound is the tightest bound over the answers of exact backends
+    (the largest lower bound of a minimisation); first-order solvers (SCS, OSQP) are checked
+    against it but do not set it. A row is flagged when it claims optimality but its objective is
     further from that bound than ``max(tol, mip_gap)`` (relative), or when its objective beats the
     proven bound (an infeasible or wrong answer).
     """
@@ -93,7 +94,8 @@ def flag_disagreements(df: pd.DataFrame, tol: float = 1e-6) -> pd.DataFrame:
         if ok.empty:
             continue
         sense = int(ok["sense"].iloc[0])
-        bounds = ok["bound"].astype(float) * sense
+        exact = ok[ok["solver"].map(lambda s: BACKENDS[s].exact)]
+        bounds = exact["bound"].astype(float) * sense
         bounds = bounds[np.isfinite(bounds)]
         if bounds.empty:
             continue

@@ -38,6 +38,7 @@ class Backend:
     classes: tuple[str, ...]
     install: str
     probe: Callable[[], str | None]  # returns a version string, or None when not usable
+    exact: bool = True  # False for first-order methods (SCS, OSQP): their optimum is approximate
 
 
 def _dist_version(dist: str) -> str | None:
@@ -116,8 +117,8 @@ BACKENDS: dict[str, Backend] = {
         Backend("clarabel", ("cvxpy",), ("LP", "QP", "SOCP", "SDP", "EXP"), "pip install clarabel",
                 _cvxpy_has("CLARABEL")),
         Backend("scs", ("cvxpy",), ("LP", "QP", "SOCP", "SDP", "EXP"), "pip install scs",
-                _cvxpy_has("SCS")),
-        Backend("osqp", ("cvxpy",), ("LP", "QP"), "pip install osqp", _cvxpy_has("OSQP")),
+                _cvxpy_has("SCS"), exact=False),
+        Backend("osqp", ("cvxpy",), ("LP", "QP"), "pip install osqp", _cvxpy_has("OSQP"), exact=False),
         Backend("cp-sat", ("cpsat",), ("IP",), "pip install ortools", _importable("ortools", "ortools")),
     ]
 }
@@ -158,7 +159,8 @@ def available_solvers(kind: str | None = None) -> list[dict[str, Any]]:
             continue
         version = b.probe()
         rows.append({"solver": b.name, "available": version is not None, "version": version or "",
-                     "kinds": ",".join(b.kinds), "classes": ",".join(b.classes), "install": b.install})
+                     "kinds": ",".join(b.kinds), "classes": ",".join(b.classes),
+                     "exact": b.exact, "install": b.install})
     return rows
 
 
