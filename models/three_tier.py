@@ -1168,13 +1168,20 @@ def measure_memory(cfg: TransformerConfig | str = "gpt2-tiny", seq_len: int = 64
     Measurement: frozen weights, LoRA weights, their gradients and Adam state are counted from the
     tensors' storages after the step; activations saved for backward are counted with
     ``torch.autograd.graph.saved_tensors_hooks`` (distinct storages, parameters excluded), which is
-    what autograd holds at the start of the backward pass (the peak of Eq. 6). The cloud runs
+    what autograd holds at the start of the backward pass (the peak of Eq. 6). Dropout uses the
+    fused ``torch.native_dropout`` (1-byte mask, as on GPUs and as Eq. 3 counts; CPU
+    ``F.dropout`` would keep a 4-byte float mask). The cloud runs
     ``streams`` concurrent mini-batches with one LoRA replica each (Eq. 9, per-stream reading).
 
     Returns one row per tier with measured and modelled (both activation readings) components.
     """
     import torch
     import torch.nn.functional as Fn
+
+    def drop(x, p_, train):
+        # the fused kernel that GPU training uses keeps a 1-byte mask (Eq. 3's count); CPU
+        # F.dropout multiplies by a float mask instead, so call the fused op directly
+        return torch.native_dropout(x, p_, train)[0]
 
     cfg = PRESETS[cfg] if isinstance(cfg, str) else cfg
     torch.manual_seed(seed)
@@ -1209,10 +1216,10 @@ def measure_memory(cfg: TransformerConfig | str = "gpt2-tiny", seq_len: int = 64
             q, k, v = split(self.q(y)), split(self.k(y)), split(self.v(y))
             att = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(h // a))
             att = att.masked_fill(torch.ones(S, S, dtype=torch.bool).triu(1), float("-inf"))
-            att = Fn.dropout(torch.softmax(att, dim=-1), dropout, True)
+            att = drop(torch.softmax(att, dim=-1), dropout, True)
             z = (att @ v).transpose(1, 2).reshape(B_, S, h)
-            x = x + Fn.dropout(self.o(z), dropout, True)
-            x = x + Fn.dropout(self.proj(Fn.gelu(self.fc(self.ln2(x)))), dropout, True)
+            x = x + drop(self.o(z), dropout, True)
+            x = x + drop(self.proj(Fn.gelu(self.fc(self.ln2(x)))), dropout, True)
             return x
 
     class Head(torch.nn.Module):
@@ -1232,7 +1239,7 @@ def measure_memory(cfg: TransformerConfig | str = "gpt2-tiny", seq_len: int = 64
             self.requires_grad_(False)
 
         def forward(self, idx):
-            return Fn.dropout(self.wte(idx) + self.wpe(torch.arange(idx.shape[1])), dropout, True)
+            return drop(self.wte(idx) + self.wpe(torch.arange(idx.shape[1])), dropout, True)
 
     L = cfg.n_layers
     user = torch.nn.ModuleList([Embed(), *[Block() for _ in range(l_u)]])
@@ -1335,6 +1342,8 @@ def measure_memory(cfg: TransformerConfig | str = "gpt2-tiny", seq_len: int = 64
         if reading == "korthikanti":
             df["model_static_bytes"] = [m["frozen_bytes"] + m["lora_state_bytes"] for m in mod]
         df[f"rel_error_{reading}"] = df[f"model_{reading}_bytes"] / df["measured_bytes"] - 1
+    # the gamma of Eq. 3 that the measurement implies (measured / Korthikanti count at gamma = 1)
+    df["gamma_measured"] = df["activation_bytes"] / df["model_korthikanti_activation_bytes"]
     df["frozen_weights_unchanged"] = unchanged
     return df
 
