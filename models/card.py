@@ -696,15 +696,16 @@ def _cut_tables(inst: CardInstance) -> dict[str, np.ndarray]:
 
 
 def freq_independent_delay_s(inst: CardInstance, tab: dict[str, np.ndarray] | None = None,
-                             rounds: slice = slice(None)) -> np.ndarray:
+                             rounds: slice = slice(None),
+                             rates: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """A_{m,n}(c) = T^dev + T^com for every turn and candidate cut, shape (M', N, K)."""
     tab = tab or _cut_tables(inst)
-    r_U, r_D = rates_bps(inst)
+    r_U, r_D = rates if rates is not None else rates_bps(inst)
     sU, sD = 1.0 / r_U[rounds], 1.0 / r_D[rounds]
     return tab["T_dev"][None] + sU[..., None] * tab["up_bits"] + sD[..., None] * tab["down_bits"]
 
 
-def card_decide(inst: CardInstance, *, chunk_elems: int = 1 << 18) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def card_decide(inst: CardInstance, *, chunk_elems: int = 1 << 17) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CARD (spec §5.2): per turn, closed-form frequency and exhaustive search over the cut set.
 
     Vectorised over rounds x devices x cuts with numpy, in chunks of rounds of about
@@ -732,16 +733,24 @@ def card_decide(inst: CardInstance, *, chunk_elems: int = 1 << 18) -> tuple[np.n
     best_k = np.empty((inst.M, inst.N), dtype=np.int64)
     best_f = np.empty((inst.M, inst.N))
     best_J = np.empty((inst.M, inst.N))
+    if fast:
+        buf, buf2 = np.empty(step * inst.N * K), np.empty(step * inst.N * K)
     for m0 in range(0, inst.M, step):
         sl = slice(m0, min(inst.M, m0 + step))
         if fast:
-            J = base[None] + sU[sl, :, None] * tab["up_bits"] + sD[sl, :, None] * tab["down_bits"]
+            # J = base + (omega_T / r^U) up_bits + (omega_T / r^D) down_bits, in preallocated buffers
+            n_m = sl.stop - sl.start
+            J, tmp = buf[: n_m * inst.N * K].reshape(n_m, inst.N, K), buf2[: n_m * inst.N * K].reshape(n_m, inst.N, K)
+            np.multiply(sU[sl, :, None], tab["up_bits"], out=J)
+            np.multiply(sD[sl, :, None], tab["down_bits"], out=tmp)
+            J += tmp
+            J += base
             k = np.argmin(J, axis=-1)
             best_k[sl] = k
             best_f[sl] = f_star
             best_J[sl] = np.take_along_axis(J, k[..., None], axis=-1)[..., 0]
             continue
-        A = freq_independent_delay_s(inst, tab, sl)                   # (m, N, K)
+        A = freq_independent_delay_s(inst, tab, sl, (r_U, r_D))       # (m, N, K)
         f_lo = np.full(A.shape, inst.f_min)
         feasible = np.broadcast_to(~tab["infeasible"], A.shape).copy()
         if inst.t_max_s is not None:
@@ -822,13 +831,19 @@ def build_inner(inst: CardInstance, m: int, n: int, c: int) -> Any:
     return cp.Problem(cp.Minimize(obj), cons)
 
 
-def build_enumeration(inst: CardInstance) -> tuple[Any, Any, np.ndarray]:
-    """(a) for the whole horizon: P2(c) of every turn and every cut in ONE separable DCP problem.
+def build_enumeration(inst: CardInstance, dedupe: bool = True) -> tuple[Any, Any, np.ndarray, np.ndarray]:
+    """(a) for the whole horizon: P2(c) of every (turn, cut) pair in ONE separable DCP problem.
 
-    Variables f[t, k] (GHz) for turn t = m N + n and candidate cut k; the objective is the sum of
-    the per-(turn, cut) inner objectives, so each f[t, k] solves its own P2. Pairs outside C_n,
-    and with (C3) pairs that miss T_max even at f_max (spec §5.1: skipped in the cut search), are
-    left out. Returns (problem, f variable, mask (T, K) of the pairs included).
+    One variable f (GHz) per distinct inner problem; the objective is the sum of the inner
+    objectives, so each variable solves its own P2. Pairs outside C_n, and with (C3) pairs that
+    miss T_max even at f_max (spec §5.1: skipped in the cut search), are left out. With
+    ``dedupe``, pairs whose inner problem has the same data are solved once: with the weighted
+    objective and no (C3) that data is Gamma(c) alone (A only adds a constant), with the
+    Tchebycheff objective or (C3) it is (Gamma(c), A_{m,n}(c)).
+
+    Returns (problem, f variable, mask (M N, K) of the pairs included, index of each included
+    pair's variable). ``problem.card_terms`` holds the inner objectives (with the A of the
+    representative pair).
     """
     import cvxpy as cp
 
@@ -838,19 +853,27 @@ def build_enumeration(inst: CardInstance) -> tuple[Any, Any, np.ndarray]:
     keep = np.repeat(~tab["infeasible"][None], inst.M, axis=0).reshape(A.shape)
     if inst.t_max_s is not None:
         keep &= A + G / (inst.f_max / GHZ) <= inst.t_max_s
-    Gv, Av = G[keep], A[keep]
+    Gk, Ak = G[keep], A[keep]
+    only_gamma = inst.scalarisation == "weighted" and inst.t_max_s is None
+    if dedupe:
+        key = Gk[:, None] if only_gamma else np.column_stack([Gk, Ak])
+        _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    else:
+        first, inv = np.arange(Gk.shape[0]), np.arange(Gk.shape[0])
+    Gv, Av = Gk[first], Ak[first]
     ks = inst.kappa * KAPPA_SCALE
     f = cp.Variable(Gv.shape[0], name="f_GHz")
-    T = Av + cp.multiply(Gv, cp.inv_pos(f))
-    E = ks * cp.multiply(Gv, cp.square(f))
-    cons = [f >= inst.f_min / GHZ, f <= inst.f_max / GHZ]
+    T = Av + cp.multiply(Gv, cp.inv_pos(f))                       # Eq. R-7
+    E = ks * cp.multiply(Gv, cp.square(f))                        # Eq. R-9
+    cons = [f >= inst.f_min / GHZ, f <= inst.f_max / GHZ]         # (C2)
     if inst.t_max_s is not None:
-        cons.append(T <= inst.t_max_s)
+        cons.append(T <= inst.t_max_s)                            # (C3)
     terms = inst.omega_T * T + inst.omega_E * E if inst.scalarisation == "weighted" \
         else cp.maximum(inst.omega_T * T, inst.omega_E * E)
     prob = cp.Problem(cp.Minimize(cp.sum(terms)), cons)
-    prob.card_terms = terms          # per-(turn, cut) inner optima, read back by exact()
-    return prob, f, keep
+    prob.card_terms = terms
+    prob.card_A = Av
+    return prob, f, keep, np.asarray(inv).reshape(-1)
 
 
 def build_misocp(inst: CardInstance, turns: list[tuple[int, int]] | None = None) -> tuple[Any, dict]:
@@ -1005,7 +1028,7 @@ def exact(inst: CardInstance, *, solver: str | None = None, time_limit: float | 
     """
     t0 = time.perf_counter()
     if inst.exact_formulation == "enumeration":
-        prob, f, keep = build_enumeration(inst)
+        prob, f, keep, inv = build_enumeration(inst)
         res = solve(prob, solver=solver or "clarabel", time_limit=time_limit, mip_gap=mip_gap)
         if res.status not in ("optimal", "feasible"):
             if inst.t_max_s is not None:
@@ -1013,7 +1036,7 @@ def exact(inst: CardInstance, *, solver: str | None = None, time_limit: float | 
             raise InfeasibleError(f"enumeration problem: solver {res.solver} returned {res.status} "
                                   f"({res.message})", constraint="solver")
         F = np.full(keep.shape, np.nan)
-        F[keep] = np.clip(np.asarray(f.value) * GHZ, inst.f_min, inst.f_max)
+        F[keep] = np.clip(np.asarray(f.value).reshape(-1)[inv] * GHZ, inst.f_min, inst.f_max)
         tab = _cut_tables(inst)
         A = freq_independent_delay_s(inst, tab).reshape(keep.shape)
         G = tab["Gamma"][None, :]
@@ -1033,7 +1056,8 @@ def exact(inst: CardInstance, *, solver: str | None = None, time_limit: float | 
         freq = F[np.arange(k.shape[0]), k].reshape(inst.M, inst.N)
         # the solver's own value of P0: per turn, the best of its per-cut optima (outer search)
         Js = np.full(keep.shape, np.inf)
-        Js[keep] = np.asarray(prob.card_terms.value)
+        Js[keep] = np.asarray(prob.card_terms.value).reshape(-1)[inv] + inst.omega_T * (
+            A[keep] - prob.card_A[inv])       # the pair's own A (zero shift without dedupe)
         P0 = float(Js.min(axis=1).mean())
         res = SolveResult(res.status, objective=P0, bound=P0 if res.status == "optimal" else math.nan, gap=res.gap,
                           seconds=res.seconds, solver=res.solver,
