@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -466,7 +467,7 @@ class FlowNetwork:
         return int(self.tail.size)
 
 
-def flow_network(inst: SplitInstance, drop_zero: bool = True) -> FlowNetwork:
+def flow_network(inst: SplitInstance, drop_zero: bool = True, reverse_edges: bool = True) -> FlowNetwork:
     """Lines 1-12 of Algorithm A, vectorised (no Python loop over edges).
 
     * line 3: (s, v) with capacity tau_srv_v (cut iff v is on the server);
@@ -475,7 +476,8 @@ def flow_network(inst: SplitInstance, drop_zero: bool = True) -> FlowNetwork:
     * lines 8-11: for u with several successors, an auxiliary vertex u-hat, (u, u-hat) with
       capacity tau_com_u and (u-hat, w) = inf for each successor w; for u with one successor the
       single edge (u, w) with capacity tau_com_u (spec §5.1: "the result is identical");
-    * line 12: (w, u) = inf for every edge (u, w) of G (C2; necessary, Claim 6.2).
+    * line 12: (w, u) = inf for every edge (u, w) of G (C2; necessary, Claim 6.2 -- only the
+      test of that claim turns them off with ``reverse_edges=False``).
     """
     g = inst.graph
     n = g.n
@@ -498,6 +500,8 @@ def flow_network(inst: SplitInstance, drop_zero: bool = True) -> FlowNetwork:
             np.full(int(e_multi.sum()), inf),                        # line 11
             tau_com[src[~e_multi]],                                  # single-successor shortcut
             np.full(src.size, inf)]                                  # line 12
+    if not reverse_edges:
+        tails, heads, caps = tails[:-1], heads[:-1], caps[:-1]
     tail = np.concatenate(tails).astype(np.int64)
     head = np.concatenate(heads).astype(np.int64)
     cap = np.concatenate(caps)
@@ -541,6 +545,7 @@ def min_cut(net: FlowNetwork, backend: str = "ortools") -> tuple[np.ndarray, flo
 
         mf = max_flow.SimpleMaxFlow()
         mf.add_arcs_with_capacity(net.tail, net.head, cap)
+        mf.add_arc_with_capacity(net.t, net.s, 0)  # makes s and t exist even when isolated
         status = mf.solve(net.s, net.t)
         if status != mf.OPTIMAL:
             raise SloptError(f"OR-Tools max flow returned {status!r} on {net.n_arcs} arcs")
@@ -636,22 +641,51 @@ def algorithm_b1(inst: SplitInstance, backend: str = "ortools") -> tuple[np.ndar
 @dataclass(frozen=True)
 class MacroChain:
     """A macro-chain (spec §5.3): units U_0..U_{K-1} in order; unit k's entry is the exit of
-    unit k-1 (p_k = o_{k-1}) and its exit o_k is its only layer with successors outside it."""
+    unit k-1 (p_k = o_{k-1}) and its exit o_k is its only layer with successors outside it.
 
-    unit: np.ndarray   # unit (0..K-1, chain order) of each layer
-    exit: np.ndarray   # o_k, shape (K,)
+    Also holds the per-unit tables B2 needs (computed once per graph and cached): layers sorted
+    by (unit, topological position) in ``order`` with ``start``/``size`` per unit, the local
+    index of each layer, and a structure id per unit (same id = same local edge list and size).
+    """
+
+    unit: np.ndarray    # unit (0..K-1, chain order) of each layer
+    exit: np.ndarray    # o_k, shape (K,)
     k: int
+    order: np.ndarray   # layers sorted by (unit, topological position)
+    start: np.ndarray   # first position of unit k in ``order``
+    size: np.ndarray    # layers per unit
+    local: np.ndarray   # index of each layer inside its unit
+    struct: np.ndarray  # structure class of each unit
+    is_exit: np.ndarray  # layer is some o_k
+    eorder: np.ndarray  # edges sorted by (unit of head, local source, local head)
+    estart: np.ndarray  # first position of unit k's entry/internal edges in ``eorder``
+    esize: np.ndarray
 
 
-def macro_chain(inst: SplitInstance) -> MacroChain | str:
+_MACRO_CACHE: "weakref.WeakKeyDictionary[ModelGraph, MacroChain | str]" = weakref.WeakKeyDictionary()
+
+
+def macro_chain(graph: ModelGraph | SplitInstance) -> MacroChain | str:
     """Decompose G into a macro-chain of single-entry/single-exit blocks, or say why not.
 
     Units are the profile's blocks (``graph.block``; unlabelled layers are one-layer units),
-    ordered by their first layer in a topological order. Returns a :class:`MacroChain` or a
+    ordered by their first layer in a topological order. Checks (all vectorised): every
+    inter-unit edge goes from unit k to unit k+1 and leaves from one layer o_k; the only layer
+    without successors is in the last unit (so every layer of a unit is an ancestor of its exit);
+    every input layer is in the first unit. Returns a :class:`MacroChain` (cached per graph) or a
     string naming the first violated condition.
     """
-    g = inst.graph
-    codes, k = _units(inst)
+    g = graph.graph if isinstance(graph, SplitInstance) else graph
+    if g in _MACRO_CACHE:
+        return _MACRO_CACHE[g]
+    out = _macro_chain(g)
+    _MACRO_CACHE[g] = out
+    return out
+
+
+def _macro_chain(g: ModelGraph) -> MacroChain | str:
+    codes, names = g.block_codes
+    k = len(names)
     order = g.topological_order
     pos = np.empty(g.n, dtype=np.int64)
     pos[order] = np.arange(g.n)
@@ -662,64 +696,74 @@ def macro_chain(inst: SplitInstance) -> MacroChain | str:
     unit = rank[codes]
     cu, cw = unit[g.src], unit[g.dst]
     cross = cu != cw
-    if (cw[cross] != cu[cross] + 1).any():
-        i = int(np.flatnonzero(cross & (cw != cu + 1))[0])
+    bad = cross & (cw != cu + 1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
         return (f"edge {g.names[int(g.src[i])]!r} -> {g.names[int(g.dst[i])]!r} does not go from a "
                 "block to the next one")
     exit_ = np.full(k, -1, dtype=np.int64)
     xs_u, xs_v = cu[cross], g.src[cross]
     if xs_u.size:
-        pair = np.unique(np.stack([xs_u, xs_v]), axis=1)
-        cnt = np.bincount(pair[0], minlength=k)
+        key = np.unique(xs_u * g.n + xs_v)
+        pu, pv = key // g.n, key % g.n
+        cnt = np.bincount(pu, minlength=k)
         if (cnt > 1).any():
-            return f"block of layer {g.names[int(pair[1][np.argmax(pair[0] == np.argmax(cnt > 1))])]!r} has several exits"
-        exit_[pair[0]] = pair[1]
+            b = int(np.flatnonzero(cnt > 1)[0])
+            return f"block of layer {g.names[int(pv[pu == b][0])]!r} has several exit layers"
+        exit_[pu] = pv
     if (exit_[:-1] < 0).any():
         return "a block has no successor block (the model is not one chain of blocks)"
     sinks = np.flatnonzero(g.out_degree == 0)
-    last_sinks = sinks[unit[sinks] == k - 1]
-    if sinks.size != 1 or last_sinks.size != 1:
+    if sinks.size != 1 or unit[sinks[0]] != k - 1:
         return f"the model has {sinks.size} output layers; B2 needs exactly one, in the last block"
-    exit_[k - 1] = last_sinks[0]
+    exit_[k - 1] = sinks[0]
     inputs = g.inputs
     if (unit[inputs] != 0).any():
         return f"input layer {g.names[int(inputs[unit[inputs] != 0][0])]!r} is not in the first block"
-    return MacroChain(unit, exit_, k)
-
-
-def _unit_tables(inst: SplitInstance, mc: MacroChain) -> dict[str, Any]:
-    """Per-unit padded arrays (local layer order, local edges) for signature hashing."""
-    g = inst.graph
-    order = np.lexsort((g.topological_order.argsort(), mc.unit))  # layers by (unit, topo position)
-    size = np.bincount(mc.unit, minlength=mc.k)
+    # per-unit tables: local order and a structure class per unit
+    lorder = np.lexsort((pos, unit))
+    size = np.bincount(unit, minlength=k)
     start = np.concatenate([[0], np.cumsum(size)[:-1]])
     local = np.empty(g.n, dtype=np.int64)
-    local[order] = np.arange(g.n) - start[mc.unit[order]]
-    cu, cw = mc.unit[g.src], mc.unit[g.dst]
-    # edges of unit k: internal ones and the entry edges from p_k (local source -1)
-    eu = cw
-    lsrc = np.where(cu == cw, local[g.src], -1)
+    local[lorder] = np.arange(g.n) - start[unit[lorder]]
+    lsrc = np.where(cross, -1, local[g.src])          # entry edges from p_k: local source -1
     ldst = local[g.dst]
-    eorder = np.lexsort((ldst, lsrc, eu))
-    esize = np.bincount(eu, minlength=mc.k)
+    rng = np.random.default_rng(12345)                # fixed random projection; exactness below
+    r = rng.random(3)
+    esize = np.bincount(cw, minlength=k)
+    proj = np.bincount(cw, weights=np.sin(r[0] * (lsrc + 2.0) + r[1] * (ldst + 1.0) * 7.0), minlength=k)
+    key = pd.MultiIndex.from_arrays([size, esize, proj, np.arange(k) == 0])
+    struct, _ = pd.factorize(key)
+    # exactness: same class => same sorted local edge list (else the unit gets its own class)
+    eorder = np.lexsort((ldst, lsrc, cw))
     estart = np.concatenate([[0], np.cumsum(esize)[:-1]])
-    eslot = np.empty(g.m, dtype=np.int64)
-    eslot[eorder] = np.arange(g.m) - estart[eu[eorder]]
-    return {"order": order, "size": size, "start": start, "local": local, "eu": eu, "lsrc": lsrc,
-            "ldst": ldst, "eslot": eslot, "esize": esize}
+    rep = np.zeros(struct.max() + 1, dtype=np.int64)
+    rep[struct[::-1]] = np.arange(k)[::-1]
+    eunit = cw[eorder]
+    slot = np.arange(g.m) - estart[eunit]
+    mate = eorder[estart[rep[struct[eunit]]] + slot]
+    diff = (lsrc[eorder] != lsrc[mate]) | (ldst[eorder] != ldst[mate])
+    if diff.any():
+        bad_units = np.unique(eunit[diff])
+        struct = struct.copy()
+        struct[bad_units] = struct.max() + 1 + np.arange(bad_units.size)
+    is_exit = np.zeros(g.n, dtype=bool)
+    is_exit[exit_] = True
+    return MacroChain(unit, exit_, k, lorder, start, size, local, struct, is_exit, eorder, estart,
+                      esize)
 
 
-def _unit_instance(inst: SplitInstance, mc: MacroChain, k: int, layers: np.ndarray
-                   ) -> tuple[SplitInstance, np.ndarray]:
+def _unit_instance(inst: SplitInstance, mc: MacroChain, k: int) -> tuple[SplitInstance, np.ndarray]:
     """The sub-problem of B2 line 1 for unit k: {p_k} u L_k, p_k pinned to the device with zero
     compute weight (its upload kept), o_k pinned to the server. Returns it and its layer ids
     (p_k first when k > 0)."""
     g = inst.graph
+    layers = mc.order[mc.start[k]:mc.start[k] + mc.size[k]]
     ids = layers if k == 0 else np.concatenate([[mc.exit[k - 1]], layers])
     pos = np.full(g.n, -1, dtype=np.int64)
     pos[ids] = np.arange(ids.size)
-    keep = (pos[g.src] >= 0) & (pos[g.dst] >= 0)
-    s_, d_ = pos[g.src[keep]], pos[g.dst[keep]]
+    e = mc.eorder[mc.estart[k]:mc.estart[k] + mc.esize[k]]  # entry and internal edges of unit k
+    s_, d_ = pos[g.src[e]], pos[g.dst[e]]
     tau_dev, tau_srv = inst.tau_dev_s[ids].copy(), inst.tau_srv_s[ids].copy()
     up, dn = inst.tau_up_s[ids].copy(), inst.tau_dn_s[ids].copy()
     dev_pin, srv_pin = inst.device_pin[ids].copy(), inst.server_pin[ids].copy()
@@ -735,18 +779,56 @@ def _unit_instance(inst: SplitInstance, mc: MacroChain, k: int, layers: np.ndarr
     return SplitInstance(sub, tau_dev, tau_srv, up, dn, dev_pin, srv_pin, z, math.inf, {}), ids
 
 
-def _solve_unit(inst: SplitInstance, mc: MacroChain, k: int, layers: np.ndarray,
-                backend: str) -> tuple[float, np.ndarray]:
-    """I_k of B2 (float, re-evaluated) and the device layers of unit k (global ids) at I_k."""
-    sub, ids = _unit_instance(inst, mc, k, layers)
-    try:
-        check_pins(sub)
-    except InfeasibleError:
-        return math.inf, np.zeros(0, dtype=np.int64)
+def _solve_unit(inst: SplitInstance, mc: MacroChain, k: int, backend: str
+                ) -> tuple[float, np.ndarray]:
+    """I_k of B2 (float, re-evaluated) and the local indices of unit k's device layers at I_k."""
+    sub, ids = _unit_instance(inst, mc, k)
+    if sub.device_pin[1 if k > 0 else 0:].any() or sub.server_pin.sum() > 1:
+        try:
+            check_pins(sub)
+        except InfeasibleError:
+            return math.inf, np.zeros(0, dtype=np.int64)
     x, _ = algorithm_a(sub, backend)
     value = evaluate(sub, x, check=False)["delay_s"]
     dev = ids[x]
-    return value, (dev if k == 0 else dev[dev != ids[0]])
+    if k > 0:
+        dev = dev[dev != ids[0]]
+    return value, mc.local[dev]
+
+
+def _delay_classes(inst: SplitInstance, mc: MacroChain) -> np.ndarray:
+    """Memo classes of B2 (spec §5.3 line 1): units with the same structure, the same per-layer
+    delays and pins, and the same tau_com of p_k share a class. O(n) numpy: a random projection
+    proposes classes, an element-wise comparison with each class representative makes it exact
+    (a mismatching unit gets a class of its own)."""
+    rng = np.random.default_rng(54321)
+    r = rng.random(8) + 0.5
+    up = np.where(mc.is_exit, 0.0, inst.tau_up_s)          # o_k's own upload is unused in I_k
+    dn = np.where(mc.is_exit, 0.0, inst.tau_dn_s)
+    w = np.cos(mc.local * 0.7 + 0.3)
+    per_layer = (r[0] * inst.tau_dev_s + r[1] * inst.tau_srv_s + r[2] * up + r[3] * dn
+                 + r[4] * inst.device_pin + r[5] * inst.server_pin) * w
+    proj = np.bincount(mc.unit, weights=per_layer, minlength=mc.k)
+    p = mc.exit[np.maximum(np.arange(mc.k) - 1, 0)]
+    p_up = np.where(np.arange(mc.k) == 0, -1.0, inst.tau_up_s[p])
+    p_dn = np.where(np.arange(mc.k) == 0, -1.0, inst.tau_dn_s[p])
+    key = proj + 0.6180339887 * mc.struct + 1.2345678 * p_up + 0.987654 * p_dn
+    cls, _ = pd.factorize(key)
+    rep = np.zeros(cls.max() + 1, dtype=np.int64)
+    rep[cls[::-1]] = np.arange(mc.k)[::-1]
+    # exact check, in unit order: each layer against the same local layer of its class representative
+    us = mc.unit[mc.order]
+    mate = mc.start[rep[cls[us]]] + (np.arange(inst.n) - mc.start[us])
+    A = np.stack([inst.tau_dev_s, inst.tau_srv_s, up, dn, inst.device_pin, inst.server_pin], axis=1)[mc.order]
+    d = (A != A[mate]).any(axis=1)
+    differs = (mc.struct != mc.struct[rep[cls]]) | (p_up != p_up[rep[cls]]) | (p_dn != p_dn[rep[cls]])
+    if d.any():
+        differs[us[d]] = True
+    if differs.any():
+        bad = np.flatnonzero(differs)
+        cls = cls.copy()
+        cls[bad] = cls.max() + 1 + np.arange(bad.size)
+    return cls
 
 
 def algorithm_b2(inst: SplitInstance, memo: bool = True, backend: str = "ortools",
@@ -756,64 +838,38 @@ def algorithm_b2(inst: SplitInstance, memo: bool = True, backend: str = "ortools
     For each unit k of the macro-chain, I_k is the min cut of {p_k} u L_k (p_k on the device
     with zero compute, o_k on the server); candidates DEV(<k) + I_k + SRV(>k) and the all-device
     split are compared in O(K) numpy arithmetic. With ``memo``, units with the same signature
-    (structure, per-layer delays, pins and tau_com of p_k) share one max-flow.
+    (structure, per-layer delays, pins and tau_com of p_k) share one max-flow. The macro-chain
+    decomposition depends on the graph only and is cached per graph (:func:`macro_chain`).
 
     On a graph that is not a macro-chain, B2 falls back to Algorithm A (``info['fallback']``)
     unless ``strict``, which raises :class:`ValidationError`.
 
     Returns ``(device mask, T of the best candidate, info)``.
     """
-    mc = macro_chain(inst)
+    mc = macro_chain(inst.graph)
     if isinstance(mc, str):
         if strict:
             raise ValidationError(f"B2 needs a macro-chain of single-entry/single-exit blocks: {mc}",
                                   "block")
         x, v = algorithm_a(inst, backend)
         return x, v, {"fallback": "A", "reason": mc, "n_units": 0, "n_maxflows": 1}
-    g = inst.graph
-    tb = _unit_tables(inst, mc)
     K = mc.k
-    layers_of = np.split(tb["order"], tb["start"][1:])
-    if memo:
-        smax, emax = int(tb["size"].max()), int(tb["esize"].max()) if g.m else 0
-        cols = []
-        for arr in (inst.tau_dev_s, inst.tau_srv_s, np.where(np.isin(np.arange(g.n), mc.exit),
-                                                              0.0, inst.tau_up_s),
-                    np.where(np.isin(np.arange(g.n), mc.exit), 0.0, inst.tau_dn_s),
-                    inst.device_pin.astype(float), inst.server_pin.astype(float)):
-            a = np.full((K, smax), np.nan)
-            a[mc.unit, tb["local"]] = arr
-            cols.append(a)
-        e = np.full((K, 2 * emax), -2.0)
-        if g.m:
-            e[tb["eu"], 2 * tb["eslot"]] = tb["lsrc"]
-            e[tb["eu"], 2 * tb["eslot"] + 1] = tb["ldst"]
-        p_com = np.stack([np.concatenate([[-1.0], inst.tau_up_s[mc.exit[:-1]]]),
-                          np.concatenate([[-1.0], inst.tau_dn_s[mc.exit[:-1]]])], axis=1)
-        lo = np.stack([np.arange(K) == 0, tb["size"].astype(float)], axis=1).astype(float)
-        rows = np.ascontiguousarray(np.concatenate([*cols, e, p_com, lo], axis=1))
-        rows = np.nan_to_num(rows, nan=-3.0)
-        h = pd.util.hash_pandas_object(pd.DataFrame(rows), index=False).to_numpy()
-        _, rep, inv = np.unique(h, return_index=True, return_inverse=True)
-        if not (rows == rows[rep[inv]]).all():  # a hash collision: never seen, but stay exact
-            _, rep, inv = np.unique(rows, axis=0, return_index=True, return_inverse=True)
-        inv = inv.reshape(-1)
-        reps = rep
-    else:
-        reps = np.arange(K)
-        inv = np.arange(K)
-    I = np.empty(reps.size)
+    cls = _delay_classes(inst, mc) if memo else np.arange(K)
+    n_cls = int(cls.max()) + 1
+    reps = np.zeros(n_cls, dtype=np.int64)
+    reps[cls[::-1]] = np.arange(K)[::-1]
+    I = np.empty(n_cls)
     dev_local: list[np.ndarray] = []
     for j, k in enumerate(reps.tolist()):
-        I[j], dv = _solve_unit(inst, mc, k, layers_of[k], backend)
-        dev_local.append(tb["local"][dv])
-    I_k = I[inv]
+        I[j], dl = _solve_unit(inst, mc, k, backend)
+        dev_local.append(dl)
+    I_k = I[cls]
     dev_u = np.bincount(mc.unit, weights=inst.tau_dev_s, minlength=K)
     srv_u = np.bincount(mc.unit, weights=inst.tau_srv_s, minlength=K)
-    dev_before = np.concatenate([[0.0], np.cumsum(dev_u)[:-1]])
-    srv_after = np.concatenate([np.cumsum(srv_u[::-1])[::-1][1:], [0.0]])
+    dev_before = np.concatenate([[0.0], np.cumsum(dev_u)[:-1]])           # DEV(<k)
+    srv_after = np.concatenate([np.cumsum(srv_u[::-1])[::-1][1:], [0.0]])  # SRV(>k)
     cand = dev_before + I_k + srv_after
-    # pins outside unit k rule out candidate k (units before k are all-device, after all-server)
+    # pins outside unit k rule out candidate k (units before k all-device, after it all-server)
     srv_unit = np.bincount(mc.unit, weights=inst.server_pin, minlength=K) > 0
     dev_unit = np.bincount(mc.unit, weights=inst.device_pin, minlength=K) > 0
     first_srv = int(np.argmax(srv_unit)) if srv_unit.any() else K
@@ -822,17 +878,18 @@ def algorithm_b2(inst: SplitInstance, memo: bool = True, backend: str = "ortools
     cand[(ks > first_srv) | (ks < last_dev)] = np.inf
     all_dev = float(dev_u.sum()) if not srv_unit.any() else math.inf
     k_best = int(np.argmin(cand))
-    x = np.zeros(g.n, dtype=bool)
+    x = np.zeros(inst.n, dtype=bool)
     if all_dev <= cand[k_best]:
         x[:] = True
         best = all_dev
     else:
         best = float(cand[k_best])
         x[mc.unit < k_best] = True
-        lay = layers_of[k_best]
-        x[lay[dev_local[inv[k_best]]]] = True
-    return x, best, {"fallback": None, "n_units": K, "n_maxflows": int(reps.size),
+        lay = mc.order[mc.start[k_best]:mc.start[k_best] + mc.size[k_best]]
+        x[lay[dev_local[cls[k_best]]]] = True
+    return x, best, {"fallback": None, "n_units": K, "n_maxflows": n_cls,
                      "best_unit": None if x.all() else k_best}
+
 
 
 # --------------------------------------------------------------------------- 5. exact baselines
@@ -853,7 +910,7 @@ def closed_sets(inst: SplitInstance, max_sets: int = 2_000_000) -> np.ndarray:
     for i, v in enumerate(order.tolist()):
         can = rows[:, preds[i]].all(axis=1) if preds[i] else np.ones(rows.shape[0], dtype=bool)
         if inst.device_pin[v]:
-            rows = rows[can]
+            rows = rows[can & ~inst.server_pin[v]]
             rows[:, i] = True
         elif not inst.server_pin[v]:
             inc = rows[can].copy()
@@ -928,8 +985,11 @@ def build_pyomo(inst: SplitInstance, relax: bool = False, memory: bool = True) -
     m.tau_dev = pyo.Param(m.V, initialize=dict(enumerate(d["tau_dev"].tolist())), doc="Eq. 1, s")
     m.tau_srv = pyo.Param(m.V, initialize=dict(enumerate(d["tau_srv"].tolist())), doc="Eq. 2, s")
     m.tau_com = pyo.Param(m.V, initialize=dict(enumerate(d["tau_com"].tolist())), doc="Eq. 3, s")
-    m.x = pyo.Var(m.V, domain=pyo.UnitInterval if relax else pyo.Binary, doc="1 if v on the device")
-    m.y = pyo.Var(m.U, bounds=(0, 1), doc="1 if the output of u crosses (Eq. 5)")
+    # initialize=0: a layer with tau_dev = tau_srv and no edge appears in no row of the LP file,
+    # and CBC / GLPK then return no value for it (0 is optimal for such a variable)
+    m.x = pyo.Var(m.V, domain=pyo.UnitInterval if relax else pyo.Binary, initialize=0,
+                  doc="1 if v on the device")
+    m.y = pyo.Var(m.U, bounds=(0, 1), initialize=0, doc="1 if the output of u crosses (Eq. 5)")
 
     m.T = pyo.Objective(expr=sum(m.tau_srv[v] for v in m.V)
                         + sum((m.tau_dev[v] - m.tau_srv[v]) * m.x[v] for v in m.V)
