@@ -27,9 +27,11 @@ key, so grouping never creates a cycle. ``block`` labels come from the module hi
 ``meta`` tensors work: build a big model under ``torch.device("meta")`` and pass meta inputs;
 FLOP and bytes are exact, nothing is allocated.
 
-The CPU kernel of ``scaled_dot_product_attention`` is not in ``FlopCounterMode``'s table in
-torch 2.13; it is added here with torch's own SDPA formulas (the backward formula counts the
-recomputation of the scores, i.e. 5 products instead of 4).
+Two additions to ``FlopCounterMode``'s table of torch 2.13: the CPU kernel of
+``scaled_dot_product_attention`` (counted with torch's own SDPA formulas; the backward formula
+counts the recomputation of the scores, i.e. 5 products instead of 4), and a corrected
+``convolution_backward`` whose weight gradient of a grouped convolution is not multiplied by the
+number of groups (torch's formula treats it as an ungrouped convolution).
 """
 
 from __future__ import annotations
@@ -78,6 +80,19 @@ def _flop_mapping() -> dict[Any, Callable[..., int]]:
         def sdpa_cpu_bwd(grad_out, q, k, v, *args, out_shape=None, **kwargs):  # noqa: ANN001
             return fc.sdpa_backward_flop_count(grad_out, q, k, v)
         mapping[bwd] = sdpa_cpu_bwd
+
+    def conv_bwd(grad_out, x, w, _bias, _stride, _padding, _dilation, transposed, _out_pad,
+                 _groups, output_mask, out_shape=None, **kwargs):  # noqa: ANN001
+        # torch 2.13's formula computes the weight gradient of a grouped convolution as an
+        # ungrouped one (``groups`` times too many FLOP); the weight gradient has exactly the
+        # multiply-adds of the forward convolution.
+        flop = 0
+        if output_mask[0]:
+            flop += fc.conv_flop_count(grad_out, w, out_shape[0], not transposed)
+        if output_mask[1]:
+            flop += fc.conv_flop_count(x, w, grad_out, transposed)
+        return flop
+    mapping[aten.convolution_backward] = conv_bwd
     return mapping
 
 
@@ -252,7 +267,14 @@ def from_torch(module: Any, example_inputs: Any, example_kwargs: Mapping[str, An
     try:
         ep = _export(module, args, kwargs)
         nodes, measured = _run(ep, module, args, kwargs)
-        totals = _whole_model(module, args, kwargs, loss_fn) if check else None
+        totals, check_on = None, None
+        if check:
+            try:
+                totals, check_on = _whole_model(module, args, kwargs, loss_fn), "module"
+            except Exception as exc:  # noqa: BLE001 - e.g. .item() on meta tensors in eager code
+                totals = _whole_model(_unlifted(ep, module), args, kwargs, loss_fn)
+                check_on = f"exported graph (eager module failed: {type(exc).__name__}: " \
+                           f"{str(exc).splitlines()[0] if str(exc) else ''})"
     finally:
         with torch.no_grad():
             for k, b in module.named_buffers():
@@ -277,7 +299,8 @@ def from_torch(module: Any, example_inputs: Any, example_kwargs: Mapping[str, An
         prov["check"] = {"whole_model_forward_flop": totals[0] / batch_size,
                          "whole_model_backward_flop": totals[1] / batch_size,
                          "sum_forward_flop": float(graph["forward_flop"].sum()),
-                         "sum_backward_flop": float(graph["backward_flop"].sum())}
+                         "sum_backward_flop": float(graph["backward_flop"].sum()),
+                         "run_on": check_on}
     prov.update(provenance or {})
     return ModelGraph(name=name or type(module).__name__, provenance=prov, **graph)
 
@@ -295,6 +318,15 @@ def _versions() -> dict[str, str]:
     except ImportError:  # pragma: no cover
         pass
     return v
+
+
+def _unlifted(ep: Any, module: Any) -> Any:
+    """The exported graph as a module, with the original modules' ``requires_grad`` flags."""
+    gm = ep.module()
+    flags = {k: p.requires_grad for k, p in module.named_parameters(remove_duplicate=False)}
+    for k, p in gm.named_parameters(remove_duplicate=False):
+        p.requires_grad_(flags.get(k, p.requires_grad))
+    return gm
 
 
 def _whole_model(module: Any, args: tuple, kwargs: dict, loss_fn: Any) -> tuple[float, float]:
