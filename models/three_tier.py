@@ -1184,6 +1184,16 @@ def measure_memory(cfg: TransformerConfig | str = "gpt2-tiny", seq_len: int = 64
         return torch.native_dropout(x, p_, train)[0]
 
     cfg = PRESETS[cfg] if isinstance(cfg, str) else cfg
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)              # tiny tensors: thread start-up would dominate
+    try:
+        return _measure(torch, Fn, drop, cfg, seq_len, batch, lora_rank, l_u, l_e, streams, dropout, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _measure(torch: Any, Fn: Any, drop: Any, cfg: TransformerConfig, seq_len: int, batch: int, lora_rank: int,
+             l_u: int, l_e: int, streams: int, dropout: float, seed: int) -> pd.DataFrame:
     torch.manual_seed(seed)
     h, a, f, V = cfg.hidden, cfg.heads, cfg.ffn, cfg.vocab
 
