@@ -398,8 +398,14 @@ def transformer(config: TransformerConfig | str, seq_len: int | None = None, bat
     params, trainable, lora = col("params"), col("trainable"), col("lora")
     act = np.full(L + 2, float(s * d * p))
     act[-1] = float(rows * n_out * p)
+    import sys
+
+    import slopt
+
     prov = {
         "tool": "slopt.profiles.transformer (analytic)",
+        "versions": {"slopt": slopt.__version__, "python": sys.version.split()[0]},
+        "input_shape": [s] if cfg.kind != "vit" else [3, cfg.image, cfg.image],
         "config": asdict(cfg),
         "seq_len": s,
         "batch": batch,
