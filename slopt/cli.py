@@ -111,6 +111,8 @@ def solve(
 def demo(
     out: Path = typer.Option(Path("slopt-demo"), help="folder for the plots (PNG)"),
     plots: bool = typer.Option(True, help="write plots"),
+    time_limit: float = typer.Option(30.0, help="solver time limit per exact method, seconds"),
+    only: Optional[str] = typer.Option(None, help="comma-separated problem names (default: all)"),
 ) -> None:
     """Run every registered problem on its shipped defaults and print a summary table."""
     from slopt.problems import problems
@@ -119,10 +121,14 @@ def demo(
     reg = problems()
     if not reg:
         console.print("no problem is registered yet")
+    wanted = set(only.split(",")) if only else set(reg)
     for name, p in reg.items():
+        if name not in wanted:
+            continue
         for method in p.demo_methods:
+            console.print(f"[dim]{name} / {method} ...[/]")
             try:
-                plan = p.run(method)
+                plan = p.run(method, time_limit=time_limit)
                 r = plan.to_frame().iloc[0].to_dict()
                 rows.append({k: r.get(k) for k in ("problem", "method", "status", "objective", "seconds")}
                             | {"summary": p.summary})
