@@ -55,7 +55,7 @@ __all__ = [
     "build_fixed_cut", "solve_fixed_cut", "exact", "memory_first", "algorithm_b", "brute_force",
     "baseline_sl", "baseline_splitfed", "baseline_shared_server", "baseline_fed_lora",
     "baseline_memory", "memory_comparison", "aggregate_adapters", "measure_memory",
-    "lower_bound", "PROBLEM",
+    "lower_bound", "cut_pair_table", "PROBLEM",
 ]
 
 PROBLEM = "three-tier"
@@ -834,6 +834,18 @@ def _algorithm_b(inst: Instance) -> tuple[float, int, int, list[np.ndarray]]:
             best = (T, l_u, l_e, rounds)
     assert best is not None
     return best
+
+
+def cut_pair_table(inst: Instance) -> pd.DataFrame:
+    """Every memory-feasible cut pair with its memory (Eqs. 7-10), Algorithm B's epoch delay at
+    that pair and the delay lower bound: the memory / delay trade-off over the cuts."""
+    df = feasible_cut_pairs(inst)
+    T, LB = [], []
+    for r in df.itertuples():
+        d = pair_delays(inst, int(r.l_u), int(r.l_e))
+        T.append(epoch_delay(inst, d, _b_schedule(inst, d)))
+        LB.append(lower_bound(inst, d))
+    return df.assign(epoch_delay_s=T, lower_bound_s=LB)
 
 
 def algorithm_b(inst: Instance, *, solver: str | None = None, time_limit: float | None = None,
