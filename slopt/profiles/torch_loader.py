@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import operator
 import re
+import sys
 import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -111,9 +112,11 @@ def _last_op_mode() -> Any:
         last: str | None = None
 
         def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-            name = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
-            if not name.startswith(("Tensor.__get__", "_TensorBase.__get__")):
-                LastOp.last = name
+            caller = sys._getframe(1).f_code.co_filename
+            if "/torch/" not in caller and not caller.endswith("torch_loader.py"):
+                name = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+                if not name.startswith(("Tensor.__get__", "_TensorBase.__get__")):
+                    LastOp.last = name     # the last torch function called from model code
             return func(*args, **(kwargs or {}))
 
     return LastOp
@@ -124,13 +127,19 @@ def _untraceable(module: Any, exc: BaseException, last: str | None) -> Validatio
     msg = str(exc).strip()
     first = next((ln for ln in msg.splitlines() if ln.strip()), type(exc).__name__)
     op = None
-    m = re.search(r"aten\.[A-Za-z_0-9]+", msg)
+    m_method = re.search(r"\.(\w+)\(\) is not supported", msg)
+    m_aten = re.search(r"aten\.[A-Za-z_0-9.]+", msg)
+    m_op = re.search(r"operator:? `?([A-Za-z_][\w.:]*)", msg)
     if "data-dependent" in msg:
         op = "Tensor.__bool__/item (Python control flow on a tensor value)"
+    elif m_method:
+        op = f"Tensor.{m_method.group(1)}"
+    elif m_aten:
+        op = m_aten.group(0)
+    elif m_op:
+        op = m_op.group(1)
     elif last:
         op = last
-    elif m:
-        op = m.group(0)
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if "/torch/" not in f.filename and f.filename != "<string>"
               and not f.filename.endswith("torch_loader.py")]
