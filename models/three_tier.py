@@ -153,7 +153,7 @@ def layer_figures(cfg: TransformerConfig, seq_len: int, batch: int, lora_rank: i
 # =============================================================================================
 # The instance (data wrangling only; the sanity check at the door is check_instance)
 # =============================================================================================
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Instance:
     """One three-tier system: model, training set-up, N users, E edges, one cloud.
 
@@ -450,6 +450,13 @@ def feasible_cut_pairs(inst: Instance) -> pd.DataFrame:
     tiers = [("user", "user_short_bytes", "C5 (Eq. 7)", "min_n M_n^max", float(np.min(inst.user_memory_bytes))),
              ("edge", "edge_short_bytes", "C6 (Eq. 8)", "min_e M_e^max", float(np.min(inst.edge_memory_bytes))),
              ("cloud", "cloud_short_bytes", "C7 (Eq. 9)", "M_c^max", float(inst.cloud_memory_bytes))]
+    if inst.cuts is not None:
+        row = cand.iloc[0]
+        parts = [f"{t} short by {row[col]:,.0f} bytes ({c}, budget {sym} = {cap:,.0f} bytes)"
+                 for t, col, c, sym, cap in tiers if row[col] > 0]
+        worst = max(((row[col], c) for _, col, c, _, _ in tiers), key=lambda x: x[0])
+        raise InfeasibleError(f"the fixed cut pair (l_u, l_e) = {tuple(inst.cuts)} violates the memory budgets: "
+                              + ", ".join(parts), constraint=worst[1], shortfall=float(worst[0]))
     always = [(t, col, c, sym, cap, float(cand[col].min())) for t, col, c, sym, cap in tiers if cand[col].min() > 0]
     if always:
         parts = [f"the {t} tier is short by {short:,.0f} bytes even at its best cut pair "
@@ -964,7 +971,12 @@ def memory_first(inst: Instance, *, solver: str | None = None, time_limit: float
                               f"the delay limit is short by at least {best_short:.6g} s", constraint="T_max",
                               shortfall=best_short)
     l_u, l_e, rounds, sr = solved
-    return _plan(inst, "memory-first", l_u, l_e, rounds, objective="server_peak_bytes", solve_result=sr,
+    mem = float(ok.set_index(["l_u", "l_e"]).loc[(l_u, l_e), "server_peak_bytes"])
+    summary = SolveResult("optimal", objective=mem, bound=mem, gap=0.0, seconds=sr.seconds if sr else 0.0,
+                          solver=(sr.solver if sr else "enumeration"),
+                          message=f"{len(ok)} memory-feasible cut pairs enumerated by server peak memory; "
+                                  f"T_epoch <= T^max checked with Algorithm B, else the fixed-cut MILP")
+    return _plan(inst, "memory-first", l_u, l_e, rounds, objective="server_peak_bytes", solve_result=summary,
                  seconds=time.perf_counter() - t0)
 
 
@@ -1027,7 +1039,10 @@ def brute_force(inst: Instance, *, solver: str | None = None, time_limit: float 
         if best is None or T < best[0]:
             best = (T, l_u, l_e, rounds)
     assert best is not None
-    return _plan(inst, "brute-force", best[1], best[2], best[3], seconds=time.perf_counter() - t0)
+    sec = time.perf_counter() - t0
+    sr = SolveResult("optimal", objective=best[0], bound=best[0], gap=0.0, seconds=sec, solver="brute-force",
+                     message="every memory-feasible cut pair x every partition into rounds x every matching")
+    return _plan(inst, "brute-force", best[1], best[2], best[3], solve_result=sr, seconds=sec)
 
 
 # =============================================================================================
