@@ -1028,16 +1028,25 @@ def build_cvxpy(inst: SplitInstance, relax: bool = False, memory: bool = True) -
     x = cp.Variable(n, boolean=not relax, name="x")
     y = cp.Variable(n, name="y")
     src, dst = d["src"], d["dst"]
+    m = src.size
+    rows = np.arange(m)
+    # sparse edge-incidence matrices (vectorised build; CVXPY's fancy indexing is slow at 10^4+)
+    S = sp.csr_matrix((np.ones(m), (rows, src)), shape=(m, n))   # picks x_u of edge (u, w)
+    W = sp.csr_matrix((np.ones(m), (rows, dst)), shape=(m, n))   # picks x_w
     cons = [y >= 0, y <= 1]
     if relax:
         cons += [x >= 0, x <= 1]
-    if src.size:
-        cons += [x[dst] <= x[src],                  # C2
-                 y[src] >= x[src] - x[dst]]         # Eq. 5 linearised
+    if m:
+        cons += [W @ x <= S @ x,                    # C2
+                 S @ y >= S @ x - W @ x]            # Eq. 5 linearised
     if d["V_dev"]:
-        cons.append(x[d["V_dev"]] == 1)             # C1 / device pins
+        P = sp.csr_matrix((np.ones(len(d["V_dev"])), (np.arange(len(d["V_dev"])), d["V_dev"])),
+                          shape=(len(d["V_dev"]), n))
+        cons.append(P @ x == 1)                     # C1 / device pins
     if d["V_srv"]:
-        cons.append(x[d["V_srv"]] == 0)             # V_srv
+        P = sp.csr_matrix((np.ones(len(d["V_srv"])), (np.arange(len(d["V_srv"])), d["V_srv"])),
+                          shape=(len(d["V_srv"]), n))
+        cons.append(P @ x == 0)                     # V_srv
     if memory and math.isfinite(d["M_dev"]):
         cons.append(d["m"] @ x <= d["M_dev"])       # §4.4
     obj = float(d["tau_srv"].sum()) + (d["tau_dev"] - d["tau_srv"]) @ x + d["tau_com"] @ y
@@ -1075,8 +1084,15 @@ def _solve_formulation(inst: SplitInstance, relax: bool, kind: str, solver: str 
                        time_limit: float | None, mip_gap: float | None
                        ) -> tuple[np.ndarray, SolveResult]:
     model = build_pyomo(inst, relax) if kind == "pyomo" else build_cvxpy(inst, relax)
+    options = {}
+    if not relax and (solver or "highs").lower() in ("highs", "appsi_highs") and \
+            math.isinf(inst.device_memory_bytes):
+        # the §4.3 matrix is totally unimodular (difference constraints after y' = x - y), so the
+        # root LP is integral; HiGHS' MIP presolve dominates the time (measured on a 10^3-layer
+        # random DAG: 2.5 s with presolve, 0.08 s without), hence it is switched off
+        options["presolve"] = "off"
     res = solve(model, solver=solver, time_limit=time_limit,
-                mip_gap=(0.0 if mip_gap is None else mip_gap) if not relax else None)
+                mip_gap=(0.0 if mip_gap is None else mip_gap) if not relax else None, options=options)
     if res.status == "infeasible":
         if not math.isinf(inst.device_memory_bytes):
             raise _memory_infeasible(inst)
