@@ -52,7 +52,7 @@ __all__ = [
     "uplink_rate_bps", "downlink_rate_bps", "Latency", "evaluate", "separable", "sync_s",
     "bandwidth_split", "bandwidth_split_general", "build_bandwidth_cvxpy", "build_misocp_cvxpy",
     "build_misocp_pyomo", "build_milp_pyomo", "build_cpsat", "train_time_batch", "lpt_groups",
-    "local_search", "heuristic", "exact", "equal_bandwidth", "brute_force", "set_partitions",
+    "local_search", "heuristic", "heuristic_ac", "brute_force_ac", "train_time_ac", "solve_misocp", "exact", "equal_bandwidth", "brute_force", "set_partitions",
     "baseline", "scheme_only", "formulations",
 ]
 
@@ -79,6 +79,9 @@ DEFAULTS: dict[str, Any] = {
 }
 #: Bisection iterations of Alg. 5 (float64: the bracket shrinks below 1e-15 relative).
 BISECTION_STEPS = 100
+#: Shannon model: inner bisection steps on α_k (2^-45 ~ 3e-14) and outer relative tolerance on T.
+SHANNON_INNER_STEPS = 45
+SHANNON_TOL = 1e-11
 #: Largest N brute force accepts (Bell(10) = 115975 set partitions).
 BRUTE_FORCE_MAX_CLIENTS = 10
 
@@ -784,7 +787,7 @@ def separable(inst: Instance, c: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _bisect(need: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,
-            steps: int = BISECTION_STEPS) -> np.ndarray:
+            steps: int = BISECTION_STEPS, tol: float = 1e-15) -> np.ndarray:
     """Vectorised bisection for the smallest T in [lo, hi] with need(T) <= 1 (need decreasing)."""
     lo, hi = lo.astype(float).copy(), hi.astype(float).copy()
     for _ in range(steps):
@@ -792,7 +795,7 @@ def _bisect(need: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.nda
         ok = need(mid) <= 1.0
         hi = np.where(ok, mid, hi)
         lo = np.where(ok, lo, mid)
-        if np.all(hi - lo <= 1e-15 * np.maximum(hi, 1e-300)):
+        if np.all(hi - lo <= tol * np.maximum(np.abs(hi), 1e-300)):
             break
     return hi
 
@@ -848,7 +851,7 @@ def _alpha_needed_shannon(inst: Instance, fig: CutFigures, x: np.ndarray, T: flo
 
     t1 = times(np.ones(inst.M))
     lo, hi = np.zeros(inst.M), np.ones(inst.M)
-    for _ in range(60):
+    for _ in range(SHANNON_INNER_STEPS):
         mid = 0.5 * (lo + hi)
         ok = times(np.where(ne, mid, 1.0)) <= T
         hi = np.where(ok, mid, hi)
@@ -889,7 +892,8 @@ def bandwidth_split_general(inst: Instance, c: int, assignment: Any) -> tuple[fl
     K = int(ne.sum())
     lo = np.array([_group_times(inst, fig, x, np.ones(inst.M))[ne].max()])
     hi = np.array([_group_times(inst, fig, x, np.where(ne, 1.0 / K, 0.0))[ne].max()])
-    T = _bisect(lambda t: np.array([_alpha_needed_shannon(inst, fig, x, float(t[0])).sum()]), lo, hi, 60)
+    T = _bisect(lambda t: np.array([_alpha_needed_shannon(inst, fig, x, float(t[0])).sum()]), lo, hi,
+                BISECTION_STEPS, SHANNON_TOL)
     return float(T[0]), _alpha_needed_shannon(inst, fig, x, float(T[0]))
 
 
@@ -982,7 +986,7 @@ def build_misocp_cvxpy(a: Any, C: Any, M: int, *, sync: float = 0.0, n_groups: i
 
     minimise T + sync·z  s.t.  T >= Σ_n a_{n,k} x_{n,k} + u_k;  quad_over_lin(√C ∘ x_k, α_k) <= u_k
     (u_k α_k >= Σ_n C_n x_{n,k}², rotated SOC);  Σ_k x_{n,k} = 1;  Σ_k α_k <= 1;  x binary.
-    ``sync`` (T^dist + T^agg of the cut) is charged through z >= Σ_k w_k - 1, w_k >= x_{n,k}
+    ``sync`` (T^dist + T^agg of the cut) is charged through (M-1) z >= Σ_k w_k - 1, w_k >= x_{n,k}
     (z = 1 when two or more groups are used; spec §4 "add a binary z"). ``n_groups`` forces exactly
     K groups (slots 0..K-1 non-empty). ``symmetry``: "first-index" (x_{n,k} = 0 for k > n),
     "size" (Σ_n x_{n,k} >= Σ_n x_{n,k+1}) or "none" -- never both (spec §4); only for identical
@@ -1006,7 +1010,7 @@ def build_misocp_cvxpy(a: Any, C: Any, M: int, *, sync: float = 0.0, n_groups: i
         w = cp.Variable(M, boolean=True, name="w")
         z = cp.Variable(boolean=True, name="z")
         cons += [w[k] >= x[n, k] for n in range(N) for k in range(M)]
-        cons += [z >= cp.sum(w) - 1]
+        cons += [(M - 1) * z >= cp.sum(w) - 1]                                         # z = 1 if K >= 2
         obj = T + sync * z
     elif sync > 0:
         obj = T + (sync if n_groups >= 2 else 0.0)
@@ -1077,7 +1081,8 @@ def build_misocp_pyomo(a: Any, C: Any, M: int, *, sync: float = 0.0, n_groups: i
         m.w = pyo.Var(m.K, domain=pyo.Binary, doc="w_k: group k non-empty")
         m.z = pyo.Var(domain=pyo.Binary, doc="z: two or more groups (sync charged)")
         m.used = pyo.Constraint(m.N, m.K, rule=lambda m, n, k: m.w[k] >= m.x[n, k])
-        m.multi = pyo.Constraint(expr=m.z >= sum(m.w[k] for k in m.K) - 1)
+        m.multi = pyo.Constraint(expr=(M - 1) * m.z >= sum(m.w[k] for k in m.K) - 1,
+                                 doc="(M-1) z >= Σ_k w_k - 1: z = 1 when two or more groups are used")
         obj = m.T + float(sync) * m.z
     elif sync > 0 and n_groups >= 2:
         obj = m.T + float(sync)
@@ -1333,6 +1338,47 @@ def brute_force(inst: Instance, chunk: int = 20_000) -> tuple[int, np.ndarray, f
     return best[1], best[2], best[0]
 
 
+def train_time_ac(a: Any, C: Any, X: Any, M: int) -> np.ndarray:
+    """T^train = max_k (A_k + C_k/α_k) with the optimal α (Alg. 5) of a batch of assignments
+    X (B, N) in 0..M-1, given the separable coefficients a (N,) or (N, M) and C (N,)."""
+    a, C = _coeffs(a, C, M)
+    H = _onehot(np.atleast_2d(np.asarray(X, dtype=np.int64)), M)
+    return bandwidth_split(np.einsum("bnm,nm->bm", H, a), np.einsum("bnm,n->bm", H, C), H.sum(axis=1) > 0)[0]
+
+
+def brute_force_ac(a: Any, C: Any, M: int, n_groups: int | None = None) -> tuple[float, np.ndarray]:
+    """Brute force on the separable form: min over every partition (≤ M groups; exactly
+    ``n_groups`` if given) of T^train with the optimal α. Returns (T*, assignment)."""
+    a, C = _coeffs(a, C, M)
+    N = C.shape[0]
+    X = set_partitions(N, min(M, N)) if _symmetric(a) else \
+        np.array(np.meshgrid(*[np.arange(M)] * N, indexing="ij")).reshape(N, -1).T
+    if n_groups is not None:
+        X = X[(_onehot(X, M).sum(axis=1) > 0).sum(axis=1) == n_groups]
+    T = train_time_ac(a, C, X, M)
+    i = int(np.argmin(T))
+    return float(T[i]), X[i]
+
+
+def heuristic_ac(a: Any, C: Any, M: int, K: int | None = None, local: bool = True
+                 ) -> tuple[float, np.ndarray]:
+    """Alg. 4 on the separable form of one cut (T^train only): for K in 1..M (or the given K),
+    LPT with keys a_n + K C_n, Alg. 5, local search. Returns (T^train, assignment)."""
+    a, C = _coeffs(a, C, M)
+    N = C.shape[0]
+    best: tuple[float, np.ndarray] | None = None
+    for k in ([K] if K is not None else range(1, min(M, N) + 1)):
+        x = lpt_groups(a[:, :k] + k * C[:, None], k)
+        if local and k > 1:
+            x, v = local_search(lambda X: train_time_ac(a, C, X, M), x, k)
+        else:
+            v = float(train_time_ac(a, C, x[None, :], M)[0])
+        if best is None or v < best[0]:
+            best = (v, x)
+    assert best is not None
+    return best
+
+
 def _cut_lower_bound(inst: Instance, c: int) -> float:
     """A valid lower bound on T_round(c) over all x, α: sync(c) [if K >= 2 is forced] +
     max(max_n min_k a_{n,k} + C_n,  Σ_n C_n,  Σ_n min_k a_{n,k} / M) (fixed-SE, sequential)."""
@@ -1420,7 +1466,8 @@ def solve_misocp(a: Any, C: Any, M: int, *, sync: float = 0.0, n_groups: int | N
     if formulation == "cvxpy":
         prob = build_misocp_cvxpy(a, C, M, sync=sync, n_groups=n_groups, symmetry=symmetry,
                                   upper_bound=upper_bound)
-        res = solve(prob, solver=solver, time_limit=time_limit, mip_gap=mip_gap)
+        with np.errstate(divide="ignore", invalid="ignore"):   # quad_over_lin at α_k = 0 (empty group)
+            res = solve(prob, solver=solver, time_limit=time_limit, mip_gap=mip_gap)
         if res.status == "optimal" and "inaccurate" in res.message:
             res.status, res.bound, res.gap = "feasible", math.nan, math.nan
         x = _x_from_cvxpy(prob) if res.ok else None
@@ -1590,7 +1637,7 @@ def method_exact(inst: Instance, *, solver: str | None = None, time_limit: float
     lat, alpha = _final(inst, c, x)
     res.objective = lat.round_s
     return _plan(inst, "exact", lat, x, alpha, res, time.perf_counter() - t0,
-                 {"per_cut": {int(k): v for k, v in per_cut.items()}})
+                 {"per_cut": {str(k): v for k, v in per_cut.items()}})
 
 
 def method_exact_pyomo(inst: Instance, **kw: Any) -> Plan:
@@ -1704,7 +1751,9 @@ register(Problem(
     summary="GSFL: cut, client groups and bandwidth minimising split-federated round latency",
     load=load,
     methods=METHODS,
-    demo_methods=("paper", "exact"),
+    # the exact MISOCP does not finish within seconds at the §7 size (N = 20, 13 cuts): the demo
+    # runs the heuristic and the baselines; `slopt solve gsfl --method exact` on small instances
+    demo_methods=("paper", "sl", "splitfed", "fl"),
     random_instance=random_instance,
     formulations=formulations,
     extra={"demo_plot": demo_plot},
