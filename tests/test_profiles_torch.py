@@ -181,3 +181,14 @@ def test_cpu_sdpa_kernel_is_counted():
     c = g.provenance["check"]
     assert c["sum_backward_flop"] == c["whole_model_backward_flop"]
     assert g.backward_flop.sum() == 2 * 16 * 32 * 96 + 2.5 * attn   # torch's SDPA backward formula
+
+
+def test_input_that_requires_grad_gets_its_gradient():
+    """A server-side part receives activations whose gradient it must return."""
+    m = nn.Sequential(nn.Linear(8, 8), nn.Linear(8, 4))
+    plain = from_torch(m, torch.randn(2, 8))
+    server = from_torch(m, torch.randn(2, 8, requires_grad=True))
+    assert plain.backward_flop[0] == plain.forward_flop[0]               # weight gradient only
+    assert server.backward_flop[0] == 2 * server.forward_flop[0]         # + input gradient
+    c = server.provenance["check"]
+    assert c["sum_backward_flop"] == c["whole_model_backward_flop"]

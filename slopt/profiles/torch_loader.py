@@ -351,6 +351,8 @@ def _whole_model(module: Any, args: tuple, kwargs: dict, loss_fn: Any) -> tuple[
         bwd = 0
         if loss is not None and getattr(loss, "requires_grad", False):
             params = [p for p in module.parameters() if p.requires_grad]
+            params += [t for t in torch.utils._pytree.tree_leaves((args, kwargs))
+                       if isinstance(t, torch.Tensor) and t.requires_grad]
             c2 = _counter()
             with c2:
                 torch.autograd.grad(loss, params, allow_unused=True) if params else None
@@ -408,7 +410,9 @@ def _run(ep: Any, module: Any, args: tuple, kwargs: dict) -> tuple[dict[str, _No
                     depends[node.name] = False
                 else:
                     v = next(user_tensor_vals) if node.name in user_names else None
-                    env[node.name] = v.detach() if isinstance(v, torch.Tensor) else v
+                    if isinstance(v, torch.Tensor):   # an input that asks for its gradient keeps it
+                        v = v.detach().requires_grad_(True) if v.requires_grad else v.detach()
+                    env[node.name] = v
                     depends[node.name] = True
                 continue
             if node.op == "output":
