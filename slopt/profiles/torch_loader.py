@@ -477,6 +477,7 @@ def _build(nodes: dict[str, _Node], measured: dict, granularity: Any,
            block: int | Callable[[str], str | None] | None, batch: int) -> dict[str, Any]:
     """Fold input-independent operators into consumers, group operators into vertices."""
     order = list(nodes)
+    position = {nm: i for i, nm in enumerate(order)}
     # owner of an input-independent operator: its first data-dependent consumer (reverse pass)
     owner: dict[str, str | None] = {}
     for nm in reversed(order):
@@ -485,7 +486,7 @@ def _build(nodes: dict[str, _Node], measured: dict, granularity: Any,
             owner[nm] = nm
             continue
         cands = [owner[u] for u in n.users if owner.get(u)]
-        owner[nm] = min(cands, key=order.index) if cands else None
+        owner[nm] = min(cands, key=position.__getitem__) if cands else None
     keep = [nm for nm in order if nodes[nm].data and (nodes[nm].users or nodes[nm].is_output
                                                        or nodes[nm].fwd or nodes[nm].bwd)]
     keep_set = set(keep)
