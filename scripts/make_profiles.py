@@ -32,8 +32,8 @@ SHIPPED = {
     "vit_b16": "vit-b16",
     "gpt2": "gpt2",
     "gpt2_medium": "gpt2-medium",
-    "llama2_7b": "llama2-7b-analytic",
-    "llama2_7b_meta": "llama2-7b",
+    "llama2_7b": "llama2-7b",
+    "llama2_7b_analytic": "llama2-7b-analytic",
 }
 
 

@@ -12,7 +12,7 @@ from slopt.errors import ValidationError
 from slopt.profiles import read, shipped
 
 REAL = ["vgg11", "resnet18", "resnet50", "googlenet", "densenet121", "vit_b16", "gpt2",
-        "gpt2_medium", "llama2_7b", "llama2_7b_meta"]
+        "gpt2_medium", "llama2_7b", "llama2_7b_analytic"]
 
 # name -> (parameters, element bytes, forward GFLOP per sample or None)
 KNOWN = {
@@ -25,7 +25,7 @@ KNOWN = {
     "gpt2": (124_439_808, 2, None),           # 124.4 M (tied head counted once)
     "gpt2_medium": (354_823_168, 2, None),
     "llama2_7b": (6_738_415_616, 2, None),    # 6.74 B
-    "llama2_7b_meta": (6_738_415_616, 2, None),
+    "llama2_7b_analytic": (6_738_415_616, 2, None),
 }
 
 
@@ -61,11 +61,12 @@ def test_issue_figures(profiles):
     assert profiles["resnet50"].forward_flop.sum() / 2 / 1e9 == pytest.approx(4.1, abs=0.05)  # GMAC
     assert round(profiles["gpt2"].param_bytes.sum() / 2 / 1e6) == 124
     assert round(profiles["llama2_7b"].param_bytes.sum() / 2 / 1e9, 2) == 6.74
+    assert round(profiles["llama2_7b_analytic"].param_bytes.sum() / 2 / 1e9, 2) == 6.74
     assert int(profiles["vit_b16"].param_bytes.sum() / 2 / 1e6) == 86
 
 
 def test_llama_meta_equals_analytic(profiles):
-    a, m = profiles["llama2_7b"], profiles["llama2_7b_meta"]
+    a, m = profiles["llama2_7b_analytic"], profiles["llama2_7b"]
     assert m.forward_flop.sum() == pytest.approx(a.forward_flop.sum(), rel=1e-12)
     assert m.backward_flop.sum() == pytest.approx(a.backward_flop.sum(), rel=1e-12)
 
@@ -151,6 +152,7 @@ def test_zoo():
         make("alexnet")
     g = make("llama2-7b-analytic")
     assert g.n == 34
+    assert make("llama2_7b_analytic").n == 34                 # file stems are accepted too
 
 
 def test_cli_profile_make(tmp_path):

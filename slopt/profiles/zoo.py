@@ -285,6 +285,7 @@ def build_module(name: str, device: str = "meta", dtype: Any = None) -> tuple[An
     """
     import torch
 
+    name = _canonical(name)
     _check(name)
     base = name.removesuffix("-analytic")
     with torch.device(device):
@@ -313,6 +314,11 @@ def build_module(name: str, device: str = "meta", dtype: Any = None) -> tuple[An
         m = cls(hf_config(base, use_cache=False)).to(dt)
         ids = torch.zeros(1, SEQ_LEN[base], dtype=torch.long)
         return m.train(), ids, {"labels": ids}
+
+
+def _canonical(name: str) -> str:
+    """Zoo names use hyphens; the shipped file stems use underscores (``vit_b16``)."""
+    return str(name).replace("_", "-")
 
 
 def _check(name: str) -> None:
@@ -349,6 +355,7 @@ def make(name: str, **options: Any) -> ModelGraph:
     ValidationError
         For an unknown name (listing the known ones).
     """
+    name = _canonical(name)
     _check(name)
     if name.endswith("-analytic"):
         from slopt.profiles.transformer import transformer
