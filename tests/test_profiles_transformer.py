@@ -88,3 +88,15 @@ def test_bad_input():
         TransformerConfig("llama", 2, 64, 4, 128, vocab=10, kv_heads=3)
     with pytest.raises(ValidationError, match="lora_rank"):
         transformer("gpt2", 64, lora_rank=0)
+
+
+def test_profiles_import_without_optional_extras():
+    """torch, onnx and transformers stay optional: importing the profiles package loads none."""
+    import subprocess
+    import sys
+
+    code = ("import sys, slopt.profiles, slopt.profiles.transformer, slopt.profiles.zoo; "
+            "bad = [m for m in ('torch', 'onnx', 'transformers') if m in sys.modules]; "
+            "assert not bad, bad")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
