@@ -660,6 +660,10 @@ class MacroChain:
     eorder: np.ndarray  # edges sorted by (unit of head, local source, local head)
     estart: np.ndarray  # first position of unit k's entry/internal edges in ``eorder``
     esize: np.ndarray
+    unit_sorted: np.ndarray   # unit of the layer at each position of ``order``
+    local_sorted: np.ndarray  # local index of the layer at each position of ``order``
+    weight: np.ndarray        # fixed pseudo-random weight per position (memo projection)
+    ordered: bool             # ``order`` is the identity
 
 
 _MACRO_CACHE: "weakref.WeakKeyDictionary[ModelGraph, MacroChain | str]" = weakref.WeakKeyDictionary()
@@ -749,51 +753,72 @@ def _macro_chain(g: ModelGraph) -> MacroChain | str:
         struct[bad_units] = struct.max() + 1 + np.arange(bad_units.size)
     is_exit = np.zeros(g.n, dtype=bool)
     is_exit[exit_] = True
+    us = unit[lorder]
+    ls = local[lorder]
     return MacroChain(unit, exit_, k, lorder, start, size, local, struct, is_exit, eorder, estart,
-                      esize)
+                      esize, us, ls, np.cos(ls * 0.7 + 0.3),
+                      bool((lorder == np.arange(g.n)).all()))
 
 
-def _unit_instance(inst: SplitInstance, mc: MacroChain, k: int) -> tuple[SplitInstance, np.ndarray]:
-    """The sub-problem of B2 line 1 for unit k: {p_k} u L_k, p_k pinned to the device with zero
-    compute weight (its upload kept), o_k pinned to the server. Returns it and its layer ids
-    (p_k first when k > 0)."""
+def _solve_units(inst: SplitInstance, mc: MacroChain, reps: np.ndarray, backend: str
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """I_k of B2 line 1 for the representative units ``reps``, all in ONE max-flow.
+
+    The sub-problems {p_k} u L_k (p_k: a copy of o_{k-1} pinned to the device with zero compute
+    and its own upload; o_k pinned to the server) are disjoint, so the minimum cut of their
+    union (shared s and t) is the sum of their minimum cuts and its source side splits per unit.
+    Built vectorised. Returns ``(I per unit of reps, float re-evaluated; inf where the unit's
+    pins conflict)`` and the device mask of the layers of the rep units at their I_k.
+    """
     g = inst.graph
-    layers = mc.order[mc.start[k]:mc.start[k] + mc.size[k]]
-    ids = layers if k == 0 else np.concatenate([[mc.exit[k - 1]], layers])
-    pos = np.full(g.n, -1, dtype=np.int64)
-    pos[ids] = np.arange(ids.size)
-    e = mc.eorder[mc.estart[k]:mc.estart[k] + mc.esize[k]]  # entry and internal edges of unit k
-    s_, d_ = pos[g.src[e]], pos[g.dst[e]]
-    tau_dev, tau_srv = inst.tau_dev_s[ids].copy(), inst.tau_srv_s[ids].copy()
-    up, dn = inst.tau_up_s[ids].copy(), inst.tau_dn_s[ids].copy()
-    dev_pin, srv_pin = inst.device_pin[ids].copy(), inst.server_pin[ids].copy()
-    if k > 0:
-        tau_dev[0] = tau_srv[0] = 0.0
-        dev_pin[0], srv_pin[0] = True, False
-    o = pos[mc.exit[k]]
-    srv_pin[o] = True
-    up[o] = dn[o] = 0.0
-    z = np.zeros(ids.size)
-    sub = ModelGraph(forward_flop=z, backward_flop=z, param_bytes=z, activation_bytes=z, src=s_,
-                     dst=d_, validate=False)
-    return SplitInstance(sub, tau_dev, tau_srv, up, dn, dev_pin, srv_pin, z, math.inf, {}), ids
-
-
-def _solve_unit(inst: SplitInstance, mc: MacroChain, k: int, backend: str
-                ) -> tuple[float, np.ndarray]:
-    """I_k of B2 (float, re-evaluated) and the local indices of unit k's device layers at I_k."""
-    sub, ids = _unit_instance(inst, mc, k)
-    if sub.device_pin[1 if k > 0 else 0:].any() or sub.server_pin.sum() > 1:
-        try:
-            check_pins(sub)
-        except InfeasibleError:
-            return math.inf, np.zeros(0, dtype=np.int64)
-    x, _ = algorithm_a(sub, backend)
-    value = evaluate(sub, x, check=False)["delay_s"]
-    dev = ids[x]
-    if k > 0:
-        dev = dev[dev != ids[0]]
-    return value, mc.local[dev]
+    K = mc.k
+    is_rep = np.zeros(K, dtype=bool)
+    is_rep[reps] = True
+    L = np.flatnonzero(is_rep[mc.unit])
+    nL = L.size
+    idx = np.full(g.n, -1, dtype=np.int64)
+    idx[L] = np.arange(nL)
+    has_p = reps[reps > 0]
+    pid = np.full(K, -1, dtype=np.int64)
+    pid[has_p] = nL + np.arange(has_p.size)
+    p_layer = mc.exit[has_p - 1]
+    e_in = is_rep[mc.unit[g.dst]]
+    s_e, d_e = g.src[e_in], g.dst[e_in]
+    entry = mc.unit[s_e] != mc.unit[d_e]
+    new_src = np.where(entry, pid[mc.unit[d_e]], idx[s_e])
+    new_dst = idx[d_e]
+    zeros = np.zeros(has_p.size)
+    ex = mc.is_exit[L]
+    tau_dev = np.concatenate([inst.tau_dev_s[L], zeros])
+    tau_srv = np.concatenate([inst.tau_srv_s[L], zeros])
+    up = np.concatenate([np.where(ex, 0.0, inst.tau_up_s[L]), inst.tau_up_s[p_layer]])
+    dn = np.concatenate([np.where(ex, 0.0, inst.tau_dn_s[L]), inst.tau_dn_s[p_layer]])
+    dev_pin = np.concatenate([inst.device_pin[L], np.ones(has_p.size, dtype=bool)])
+    srv_pin = np.concatenate([inst.server_pin[L] | ex, np.zeros(has_p.size, dtype=bool)])
+    comp = np.concatenate([mc.unit[L], has_p])
+    N = comp.size
+    z = np.zeros(N)
+    sub = ModelGraph(forward_flop=z, backward_flop=z, param_bytes=z, activation_bytes=z,
+                     src=new_src, dst=new_dst, validate=False)
+    q = SplitInstance(sub, tau_dev, tau_srv, up, dn, dev_pin, srv_pin, z, math.inf, {})
+    # units whose pins conflict (e.g. a one-layer stem: its exit is an input) get I_k = inf
+    if inst.server_pin.any() or (inst.device_pin & (g.in_degree > 0)).any():
+        bad = forced_device(q) & forced_server(q)
+    else:
+        bad = dev_pin & srv_pin  # only inputs are pinned: a conflict is an input that is an exit
+    bad_comp = np.zeros(K, dtype=bool)
+    bad_comp[comp[bad]] = True
+    if bad_comp.any():
+        off = bad_comp[comp]
+        q = replace(q, device_pin=dev_pin & ~off, server_pin=srv_pin & ~off)
+    x, _ = algorithm_a(q, backend)
+    cz = crossing(q, x)
+    cost = np.where(x, tau_dev, tau_srv) + np.where(cz, up + dn, 0.0)
+    I_comp = np.bincount(comp, weights=cost, minlength=K)
+    I_comp[bad_comp] = np.inf
+    x_layers = np.zeros(g.n, dtype=bool)
+    x_layers[L] = x[:nL]
+    return I_comp[reps], x_layers
 
 
 def _delay_classes(inst: SplitInstance, mc: MacroChain) -> np.ndarray:
@@ -801,14 +826,13 @@ def _delay_classes(inst: SplitInstance, mc: MacroChain) -> np.ndarray:
     delays and pins, and the same tau_com of p_k share a class. O(n) numpy: a random projection
     proposes classes, an element-wise comparison with each class representative makes it exact
     (a mismatching unit gets a class of its own)."""
-    rng = np.random.default_rng(54321)
-    r = rng.random(8) + 0.5
-    up = np.where(mc.is_exit, 0.0, inst.tau_up_s)          # o_k's own upload is unused in I_k
-    dn = np.where(mc.is_exit, 0.0, inst.tau_dn_s)
-    w = np.cos(mc.local * 0.7 + 0.3)
-    per_layer = (r[0] * inst.tau_dev_s + r[1] * inst.tau_srv_s + r[2] * up + r[3] * dn
-                 + r[4] * inst.device_pin + r[5] * inst.server_pin) * w
-    proj = np.bincount(mc.unit, weights=per_layer, minlength=mc.k)
+    r = np.random.default_rng(54321).random(6) + 0.5
+    M = np.stack([inst.tau_dev_s, inst.tau_srv_s, inst.tau_up_s, inst.tau_dn_s, inst.device_pin,
+                  inst.server_pin], axis=1)
+    M[mc.is_exit, 2:4] = 0.0                                  # o_k's own upload is unused in I_k
+    if not mc.ordered:
+        M = M[mc.order]                                       # rows in unit order
+    proj = np.bincount(mc.unit_sorted, weights=(M @ r) * mc.weight, minlength=mc.k)
     p = mc.exit[np.maximum(np.arange(mc.k) - 1, 0)]
     p_up = np.where(np.arange(mc.k) == 0, -1.0, inst.tau_up_s[p])
     p_dn = np.where(np.arange(mc.k) == 0, -1.0, inst.tau_dn_s[p])
@@ -816,11 +840,10 @@ def _delay_classes(inst: SplitInstance, mc: MacroChain) -> np.ndarray:
     cls, _ = pd.factorize(key)
     rep = np.zeros(cls.max() + 1, dtype=np.int64)
     rep[cls[::-1]] = np.arange(mc.k)[::-1]
-    # exact check, in unit order: each layer against the same local layer of its class representative
-    us = mc.unit[mc.order]
-    mate = mc.start[rep[cls[us]]] + (np.arange(inst.n) - mc.start[us])
-    A = np.stack([inst.tau_dev_s, inst.tau_srv_s, up, dn, inst.device_pin, inst.server_pin], axis=1)[mc.order]
-    d = (A != A[mate]).any(axis=1)
+    # exact check: each layer against the same local layer of its class representative
+    us = mc.unit_sorted
+    mate = mc.start[rep[cls[us]]] + mc.local_sorted
+    d = (M != M[mate]).any(axis=1)
     differs = (mc.struct != mc.struct[rep[cls]]) | (p_up != p_up[rep[cls]]) | (p_dn != p_dn[rep[cls]])
     if d.any():
         differs[us[d]] = True
@@ -838,8 +861,10 @@ def algorithm_b2(inst: SplitInstance, memo: bool = True, backend: str = "ortools
     For each unit k of the macro-chain, I_k is the min cut of {p_k} u L_k (p_k on the device
     with zero compute, o_k on the server); candidates DEV(<k) + I_k + SRV(>k) and the all-device
     split are compared in O(K) numpy arithmetic. With ``memo``, units with the same signature
-    (structure, per-layer delays, pins and tau_com of p_k) share one max-flow. The macro-chain
-    decomposition depends on the graph only and is cached per graph (:func:`macro_chain`).
+    (structure, per-layer delays, pins and tau_com of p_k) share one sub-problem; the distinct
+    sub-problems are disjoint and solved together by one max-flow over their union. The
+    macro-chain decomposition depends on the graph only and is cached per graph
+    (:func:`macro_chain`).
 
     On a graph that is not a macro-chain, B2 falls back to Algorithm A (``info['fallback']``)
     unless ``strict``, which raises :class:`ValidationError`.
@@ -858,11 +883,7 @@ def algorithm_b2(inst: SplitInstance, memo: bool = True, backend: str = "ortools
     n_cls = int(cls.max()) + 1
     reps = np.zeros(n_cls, dtype=np.int64)
     reps[cls[::-1]] = np.arange(K)[::-1]
-    I = np.empty(n_cls)
-    dev_local: list[np.ndarray] = []
-    for j, k in enumerate(reps.tolist()):
-        I[j], dl = _solve_unit(inst, mc, k, backend)
-        dev_local.append(dl)
+    I, x_rep = _solve_units(inst, mc, reps, backend)
     I_k = I[cls]
     dev_u = np.bincount(mc.unit, weights=inst.tau_dev_s, minlength=K)
     srv_u = np.bincount(mc.unit, weights=inst.tau_srv_s, minlength=K)
@@ -885,9 +906,11 @@ def algorithm_b2(inst: SplitInstance, memo: bool = True, backend: str = "ortools
     else:
         best = float(cand[k_best])
         x[mc.unit < k_best] = True
+        r = reps[cls[k_best]]
+        lay_r = mc.order[mc.start[r]:mc.start[r] + mc.size[r]]
         lay = mc.order[mc.start[k_best]:mc.start[k_best] + mc.size[k_best]]
-        x[lay[dev_local[cls[k_best]]]] = True
-    return x, best, {"fallback": None, "n_units": K, "n_maxflows": n_cls,
+        x[lay[x_rep[lay_r]]] = True
+    return x, best, {"fallback": None, "n_units": K, "n_subproblems": n_cls, "n_maxflows": 1,
                      "best_unit": None if x.all() else k_best}
 
 
@@ -1235,10 +1258,10 @@ def method_b2(inst: SplitInstance, *, solver: str | None = None, time_limit: flo
               mip_gap: float | None = None) -> Plan:
     """Algorithm B2 (exact on macro-chains; falls back to A elsewhere)."""
     (x, v, info), sec = _timed(algorithm_b2, inst)
-    res = SolveResult("optimal", objective=v, bound=v, gap=0.0, seconds=sec, solver="b2",
+    res = SolveResult("optimal", objective=v, bound=v, gap=0.0, seconds=sec, solver="b2-maxflow",
                       message=("B2 on a macro-chain" if info["fallback"] is None
                                else f"not a macro-chain ({info['reason']}): Algorithm A"))
-    plan = make_plan(inst, x, "b2", sec, res, n_units=info["n_units"], n_maxflows=info["n_maxflows"])
+    plan = make_plan(inst, x, "b2", sec, res, n_units=info["n_units"], n_subproblems=info.get("n_subproblems", 1))
     res.objective = plan.objective
     return plan
 

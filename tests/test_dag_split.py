@@ -268,7 +268,7 @@ def test_b2_memoises_repeated_blocks():
     g = ds.block_model(200, stages=4)
     inst = ds.make_instance(g, device_flops=1e11, uplink_bps=5e8, downlink_bps=1e9)
     x, t, info = ds.algorithm_b2(inst, strict=True)
-    assert info["n_units"] == 202 and info["n_maxflows"] <= 12
+    assert info["n_units"] == 202 and info["n_subproblems"] <= 12
     xa, _ = ds.algorithm_a(inst)
     assert close(ds.evaluate(inst, x)["delay_s"], ds.evaluate(inst, xa)["delay_s"])
 
