@@ -226,10 +226,12 @@ def test_milp_equals_brute_force_on_tiny_instances(seed, N, E):
     T_bf, _ = tt.brute_force_fixed_cut(inst, l_u, l_e)
     assert res.status == "optimal"
     T = tt.epoch_delay(inst, tt.pair_delays(inst, l_u, l_e), tt.check_schedule(inst, [r.tolist() for r in rounds]))
-    assert T == pytest.approx(res.objective, rel=1e-7)            # re-evaluated plan = solver objective
-    assert T == pytest.approx(T_bf, rel=1e-7)
+    # re-evaluated plan = solver objective, to HiGHS's feasibility tolerance (1e-7 per epigraph row,
+    # times K, on delays of ~0.1 s: relative 1e-5)
+    assert T == pytest.approx(res.objective, rel=1e-5)
+    assert T == pytest.approx(T_bf, rel=1e-5)
     ex, bf = tt.exact(inst), tt.brute_force(inst)
-    assert ex.objective == pytest.approx(bf.objective, rel=1e-7)
+    assert ex.objective == pytest.approx(bf.objective, rel=1e-5)
 
 
 N_CROSS = 300 if FULL else 100
@@ -255,14 +257,14 @@ def test_exact_agrees_across_two_solvers(solvers):
             res, rounds = tt.solve_fixed_cut(inst, l_u, l_e, s)
             assert res.status == "optimal", (k, s, res.message)
             objs.append(tt.epoch_delay(inst, tt.pair_delays(inst, l_u, l_e), rounds))
-        assert objs[0] == pytest.approx(objs[1], rel=1e-6), k
+        assert objs[0] == pytest.approx(objs[1], rel=1e-5), k
 
 
 @requires("highs", "cbc")
 def test_exact_method_same_plan_value_with_highs_and_cbc():
     inst = tt.random_instance(11, n_users=4, n_edges=2, n_layers=3)
     a, b = tt.exact(inst, solver="highs"), tt.exact(inst, solver="cbc")
-    assert a.objective == pytest.approx(b.objective, rel=1e-6)
+    assert a.objective == pytest.approx(b.objective, rel=1e-5)
     assert a.status == b.status == "optimal"
 
 
@@ -301,6 +303,9 @@ def test_plans_are_reevaluated_and_methods_run_on_defaults():
         assert p.objective == m["epoch_delay_s"]
         assert p.metrics["memory_feasible"]
     assert ex.objective <= paper.objective * (1 + 1e-9)
+    ri = tt.random_instance(0)
+    er = tt.exact(ri)
+    assert er.metrics["solver_objective_s"] == pytest.approx(er.objective, rel=1e-5)   # MILP value = evaluate()
     assert ex.status == "optimal" and ex.solve.solver == "highs"
 
 
