@@ -192,3 +192,18 @@ def test_input_that_requires_grad_gets_its_gradient():
     assert server.backward_flop[0] == 2 * server.forward_flop[0]         # + input gradient
     c = server.provenance["check"]
     assert c["sum_backward_flop"] == c["whole_model_backward_flop"]
+
+
+class Kw(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+
+    def forward(self, x, flag=True, n=3, y=None):
+        return self.fc(x * n if flag else x + y)
+
+
+def test_keyword_and_constant_inputs():
+    g = from_torch(Kw(), (torch.randn(2, 3),), {"y": torch.randn(2, 3), "n": 2, "flag": False})
+    assert g.forward_flop.sum() == 2 * 9
+    assert g.provenance["check"]["whole_model_forward_flop"] == 2 * 9

@@ -389,8 +389,16 @@ def _run(ep: Any, module: Any, args: tuple, kwargs: dict) -> tuple[dict[str, _No
     lifted.update({k: named[v] for k, v in sig.inputs_to_buffers.items()})
     for k, v in getattr(sig, "inputs_to_lifted_tensor_constants", {}).items():
         lifted[k] = ep.constants[v]
-    user_vals = [t for t in torch.utils._pytree.tree_leaves((args, kwargs))]
-    user_names = list(sig.user_inputs)
+    spec = getattr(ep.call_spec, "in_spec", None)
+    if spec is not None and spec.num_children == 2 and kwargs:
+        child = spec.child(1) if hasattr(spec, "child") else spec.children_specs[1]
+        keys = list(child.context or [])                      # export orders kwargs its own way
+        kwargs = {k: kwargs[k] for k in keys if k in kwargs}
+    user_vals = list(torch.utils._pytree.tree_leaves((args, kwargs)))
+    n_user = sum(1 for nd in ep.graph.nodes if nd.op == "placeholder" and nd.name not in lifted)
+    if n_user != len(user_vals):
+        raise ValidationError(f"from_torch: the exported graph has {n_user} user inputs but the "
+                              f"example inputs flatten to {len(user_vals)} values", "example_inputs")
     user_tensor_vals = iter(user_vals)
 
     env: dict[str, Any] = {}
@@ -409,7 +417,7 @@ def _run(ep: Any, module: Any, args: tuple, kwargs: dict) -> tuple[dict[str, _No
                         param_nodes[node.name] = (id(t), _nbytes(t), bool(t.requires_grad))
                     depends[node.name] = False
                 else:
-                    v = next(user_tensor_vals) if node.name in user_names else None
+                    v = next(user_tensor_vals)
                     if isinstance(v, torch.Tensor):   # an input that asks for its gradient keeps it
                         v = v.detach().requires_grad_(True) if v.requires_grad else v.detach()
                     env[node.name] = v
