@@ -406,6 +406,13 @@ def _run(ep: Any, module: Any, args: tuple, kwargs: dict) -> tuple[dict[str, _No
     param_nodes: dict[str, tuple[int, int, bool]] = {}   # node -> (id, bytes, trainable)
     depends: dict[str, bool] = {}
     outputs: set[str] = set()
+    last_reader: dict[str, str] = {}              # free each value after its last reader
+    for node in ep.graph.nodes:
+        for a in node.all_input_nodes:
+            last_reader[a.name] = node.name
+    last_use: dict[str, list[str]] = {}
+    for value, reader in last_reader.items():
+        last_use.setdefault(reader, []).append(value)
     with torch.enable_grad():
         for node in ep.graph.nodes:
             if node.op == "placeholder":
@@ -473,6 +480,9 @@ def _run(ep: Any, module: Any, args: tuple, kwargs: dict) -> tuple[dict[str, _No
             env[node.name] = _detach(out)
             n.out_bytes = _nbytes(out)
             nodes[node.name] = n
+            del out, call_args, call_kwargs, leaves
+            for value in last_use.get(node.name, ()):
+                env.pop(value, None)
     for n in nodes.values():
         for i in n.inputs:
             if i in nodes:
