@@ -1277,9 +1277,12 @@ def heuristic(inst: Instance, *, local: bool = True) -> tuple[int, np.ndarray, f
             q = a[:, slots] + (K if inst.shared_band else 1) * C[:, None]
             x = slots[lpt_groups(q, K)]
             if K > 1 and local:
-                def obj(X: np.ndarray, c: int = c) -> np.ndarray:
+                def obj(X: np.ndarray, c: int = c, K: int = K) -> np.ndarray:
                     Xs = slots[X]
-                    return _round_batch(sur, c, Xs, train_time_batch(sur, c, Xs))
+                    v = _round_batch(sur, c, Xs, train_time_batch(sur, c, Xs))
+                    if inst.n_groups is not None:    # forced K: moves may not empty a group
+                        v = np.where((_onehot(X, K).sum(axis=1) > 0).sum(axis=1) == K, v, np.inf)
+                    return v
                 inv = np.searchsorted(slots, x)
                 xi, _ = local_search(obj, inv, K)
                 x = slots[xi]

@@ -389,6 +389,24 @@ def test_variants_brute_force_vs_heuristic(kw):
         assert gsfl.evaluate(inst, d["cut"], d["assignment"], d["alpha"]).round_s == pytest.approx(bf.objective)
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), K=st.integers(1, 3))
+def test_forced_number_of_groups(seed, K):
+    inst = tiny(seed, n=5, m=3, n_groups=K)
+    pa, bf = gsfl.method_paper(inst), gsfl.method_brute_force(inst)
+    assert pa.decision["n_groups"] == bf.decision["n_groups"] == K
+    assert bf.objective <= pa.objective * (1 + 1e-9)
+
+
+@requires("scip")
+def test_formulations_hook():
+    inst = tiny(3, n=4, m=2, cut=2)
+    opt = gsfl.method_brute_force(inst).objective
+    for name, build in gsfl.formulations(inst).items():
+        res = solve(build(), solver="scip")
+        assert res.status == "optimal" and res.objective == pytest.approx(opt, rel=1e-6), name
+
+
 def test_all_methods_reevaluate():
     inst = tiny(11, n=5, m=2)
     for name, f in gsfl.METHODS.items():
