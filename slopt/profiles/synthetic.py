@@ -23,6 +23,20 @@ def conv_figures(c_in: int, c_out: int, hw: int, k: int = 3) -> tuple[float, flo
     return fwd, 2.0 * fwd, float(FP32_BYTES * k * k * c_in * c_out), float(FP32_BYTES * c_out * hw * hw)
 
 
+def _with_head(names: list, cols: list, src: list, dst: list, block: list, prev: int, c: int,
+               name: str, tool: str, n_blocks: int) -> ModelGraph:
+    """Append a 10-class linear head after vertex ``prev`` (``c`` channels) and build the graph."""
+    names.append("head")
+    cols.append((2.0 * c * 10, 4.0 * c * 10, float(FP32_BYTES * c * 10), float(FP32_BYTES * 10)))
+    block.append("head")
+    src.append(prev)
+    dst.append(len(names) - 1)
+    f, b, p, a = map(np.array, zip(*cols))
+    return ModelGraph(forward_flop=f, backward_flop=b, param_bytes=p, activation_bytes=a, src=src, dst=dst,
+                      names=names, block=block, name=name,
+                      provenance={"tool": f"slopt.profiles.synthetic.{tool}", "n_blocks": n_blocks})
+
+
 def chain(n_layers: int = 8, name: str = "chain") -> ModelGraph:
     """A VGG-like chain: channels double and maps halve every two layers."""
     rows, c, hw = [], 3, 32
@@ -53,15 +67,7 @@ def residual_chain(n_blocks: int = 4, name: str = "residual_chain") -> ModelGrap
         src += [prev, base, base + 1, prev]
         dst += [base, base + 1, base + 2, base + 2]
         prev, c = base + 2, c_out
-    names.append("head")
-    cols.append((2.0 * c * 10, 4.0 * c * 10, float(FP32_BYTES * c * 10), float(FP32_BYTES * 10)))
-    block.append("head")
-    src.append(prev)
-    dst.append(len(names) - 1)
-    f, b, p, a = map(np.array, zip(*cols))
-    return ModelGraph(forward_flop=f, backward_flop=b, param_bytes=p, activation_bytes=a, src=src, dst=dst,
-                      names=names, block=block, name=name,
-                      provenance={"tool": "slopt.profiles.synthetic.residual_chain", "n_blocks": n_blocks})
+    return _with_head(names, cols, src, dst, block, prev, c, name, "residual_chain", n_blocks)
 
 
 def inception(n_blocks: int = 3, name: str = "inception") -> ModelGraph:
@@ -93,15 +99,7 @@ def inception(n_blocks: int = 3, name: str = "inception") -> ModelGraph:
         c = q + q + q // 2 + q // 2
         prev = add_vertex("concat", (0.0, 0.0, 0.0, float(FP32_BYTES * c * hw * hw)), [b1, b3, b5, bp])
         hw = max(hw // 2, 1)
-    names.append("head")
-    cols.append((2.0 * c * 10, 4.0 * c * 10, float(FP32_BYTES * c * 10), float(FP32_BYTES * 10)))
-    block.append("head")
-    src.append(prev)
-    dst.append(len(names) - 1)
-    f, b, p, a = map(np.array, zip(*cols))
-    return ModelGraph(forward_flop=f, backward_flop=b, param_bytes=p, activation_bytes=a, src=src, dst=dst,
-                      names=names, block=block, name=name,
-                      provenance={"tool": "slopt.profiles.synthetic.inception", "n_blocks": n_blocks})
+    return _with_head(names, cols, src, dst, block, prev, c, name, "inception", n_blocks)
 
 
 def random_dag(n: int, edge_prob: float = 0.2, seed: int = 0, max_back: int | None = None,
