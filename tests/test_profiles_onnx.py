@@ -103,9 +103,13 @@ def test_file_round_trip_and_bad_files(tmp_path):
     data = path.read_bytes()
     bad = tmp_path / "truncated.onnx"
     bad.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValidationError, match=r"truncated\.onnx.*(field|truncated)") as e:
+    with pytest.raises(ValidationError,
+                       match=r"truncated\.onnx.*truncated or corrupt.*field 'graph\.\w+\[\d+\]'") as e:
         from_onnx(bad)
-    assert e.value.field is not None
+    assert e.value.field.startswith("graph.")
+    bad.write_bytes(data[:40])
+    with pytest.raises(ValidationError, match=r"field 'graph\.node\[0\]'"):
+        from_onnx(bad)
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"\x0f\xff not onnx at all" * 10)
     with pytest.raises(ValidationError, match=r"junk\.onnx.*field"):

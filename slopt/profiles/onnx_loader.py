@@ -79,6 +79,70 @@ _GLOBAL = {"GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool", "ReduceMean", "
 _PRODUCTS = {"Conv", "ConvTranspose", "Gemm", "MatMul"}
 
 
+_MODEL_FIELDS = {1: "ir_version", 2: "producer_name", 3: "producer_version", 4: "domain",
+                 5: "model_version", 6: "doc_string", 7: "graph", 8: "opset_import",
+                 14: "metadata_props", 20: "training_info", 25: "functions",
+                 26: "configuration"}
+_GRAPH_FIELDS = {1: "node", 2: "name", 5: "initializer", 10: "doc_string", 11: "input",
+                 12: "output", 13: "value_info", 14: "quantization_annotation",
+                 15: "sparse_initializer", 16: "metadata_props"}
+
+
+def _varint(buf: bytes, i: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        if i >= len(buf):
+            raise IndexError
+        b = buf[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return value, i
+
+
+def _broken_field(buf: bytes, names: dict[int, str], prefix: str = "", depth: int = 0) -> str | None:
+    """Name the first field of a protobuf message whose bytes are cut or malformed (wire walk)."""
+    i, count = 0, {}
+    while i < len(buf):
+        try:
+            key, i = _varint(buf, i)
+        except IndexError:
+            return f"{prefix}<tag at byte {i}>"
+        num, wire = key >> 3, key & 7
+        nm = names.get(num, f"field#{num}")
+        k = count.get(nm, 0)
+        count[nm] = k + 1
+        label = f"{prefix}{nm}" + (f"[{k}]" if nm in ("node", "initializer", "input", "output",
+                                                        "value_info", "opset_import") else "")
+        try:
+            if wire == 0:
+                _, i = _varint(buf, i)
+            elif wire == 1:
+                i += 8
+            elif wire == 5:
+                i += 4
+            elif wire == 2:
+                n, i = _varint(buf, i)
+                if i + n > len(buf):
+                    if depth == 0 and nm == "graph":
+                        inner = _broken_field(buf[i:], _GRAPH_FIELDS, "graph.", 1)
+                        return inner or label
+                    return label
+                if depth == 0 and nm == "graph":
+                    inner = _broken_field(buf[i:i + n], _GRAPH_FIELDS, "graph.", 1)
+                    if inner:
+                        return inner
+                i += n
+            else:
+                return label
+        except IndexError:
+            return label
+        if i > len(buf):
+            return label
+    return None
+
+
 def _load(src: Any) -> tuple[Any, str]:
     import onnx
     from google.protobuf.message import DecodeError
@@ -95,8 +159,10 @@ def _load(src: Any) -> tuple[Any, str]:
     try:
         m.ParseFromString(data)
     except (DecodeError, RuntimeError, ValueError) as exc:
+        field = _broken_field(data, _MODEL_FIELDS) or "ModelProto"
         raise ValidationError(f"{path}: not a valid ONNX file (truncated or corrupt): field "
-                              f"'ModelProto' cannot be parsed ({exc})", "ModelProto") from exc
+                              f"{field!r} cannot be parsed ({len(data)} bytes; {exc})",
+                              field) from exc
     return m, str(path)
 
 
