@@ -22,11 +22,10 @@ Contents: (1) the §6 setting and the peak memory per tier vs the §7 baselines,
 reduction next to the paper's 74 %; (2) where the reduction crosses 74 %; (3) the delay trade-off
 over the cut pairs; (4) memory vs the number of edge servers; (5) the cut pair chosen across
 memory budgets; (6) Algorithm B vs the exact method; (7) the measured memory check (torch)."""),
-    ("code", """import os
+    ("code", """%matplotlib inline
+import os
 import numpy as np
 import pandas as pd
-import matplotlib
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 import slopt.models.three_tier as tt
@@ -107,7 +106,8 @@ print(pd.DataFrame({k: {"epoch_delay_s": p.objective, "server_peak_gib": p.metri
                     for k, p in base.items()}).T)"""),
     ("md", """SplitLLM trades wall-clock time for memory: at the §6 cuts its epoch (34.4 s) is slower
 than SplitFed's (17.5 s) because only E = 3 users train at once, but its server memory is 5.5x
-smaller. The fastest cut pairs put only one block on the slow users.
+smaller. The fastest cut pairs put only one block on the slow users. (FedLoRA's server holds
+only the uploaded adapters; its memory cost sits on each user: 4.7 GiB, the whole model.)
 
 ## 4. Memory vs the number of edge servers"""),
     ("code", """Es = [1, 2, 3, 4] if FAST else list(range(1, 11))
