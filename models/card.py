@@ -54,14 +54,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from slopt.errors import InfeasibleError, ValidationError
+from slopt.errors import InfeasibleError, SloptError, ValidationError
 from slopt.plan import Plan
 from slopt.problems import Problem, register
 from slopt.profiles import ModelGraph
 from slopt.scenarios import Channel, Device, Scenario, Server
 from slopt.scenarios.radio import dbm_to_w, rayleigh_power, shannon_rate_bps
 from slopt.solvers import SolveResult, solve
-from slopt.validate import as_float_array, check_int, check_nonneg, check_positive, check_scalar
+from slopt.validate import as_float_array, check_int, check_nonneg, check_positive
 
 __all__ = [
     "CardInstance", "DEFAULTS", "make_instance", "paper_setting", "load", "random_instance",
@@ -772,13 +772,7 @@ def card_decide(inst: CardInstance, *, chunk_elems: int = 1 << 17) -> tuple[np.n
         Jk = np.take_along_axis(J, k[..., None], axis=-1)[..., 0]
         if not np.isfinite(Jk).all():
             mm, nn = map(int, np.argwhere(~np.isfinite(Jk))[0])
-            need = np.where(tab["infeasible"][nn], np.inf, A[mm, nn] + Gamma / inst.f_max)
-            short = float(need.min() - inst.t_max_s) if inst.t_max_s is not None else math.inf
-            raise InfeasibleError(
-                f"t_max_s: device turn (round {m0 + mm}, device {nn} {inst.device_names[nn]!r}) cannot meet "
-                f"the delay limit T_max = {inst.t_max_s:g} s (C3): its fastest decision (best cut at "
-                f"f_max) takes {float(need.min()):.6g} s, {short:.6g} s too long",
-                constraint="C3 t_max_s", shortfall=short)
+            raise _delay_limit_error(inst, m0 + mm, nn, A[mm, nn])
         best_k[sl] = k
         best_f[sl] = np.take_along_axis(f, k[..., None], axis=-1)[..., 0]
         best_J[sl] = Jk
@@ -1004,16 +998,24 @@ def solve_turn(inst: CardInstance, m: int, n: int, formulation: str = "misocp", 
     raise ValidationError(f"formulation = {formulation!r}; use 'misocp' or 'minlp'", "exact_formulation")
 
 
+def _delay_limit_error(inst: CardInstance, m: int, n: int, A: np.ndarray | None = None) -> InfeasibleError:
+    """(C3) cannot be met in turn (m, n): the error names the turn and the shortfall in seconds."""
+    tab = _cut_tables(inst)
+    if A is None:
+        A = freq_independent_delay_s(inst, tab, slice(m, m + 1))[0, n]
+    need = float(np.min(np.where(tab["infeasible"][n], np.inf, A + tab["Gamma"] / inst.f_max)))
+    short = need - float(inst.t_max_s)
+    return InfeasibleError(
+        f"t_max_s: device turn (round {m}, device {n} {inst.device_names[n]!r}) cannot meet the delay "
+        f"limit T_max = {inst.t_max_s:g} s (C3): its fastest decision (best cut at f_max) takes "
+        f"{need:.6g} s, {short:.6g} s too long", constraint="C3 t_max_s", shortfall=short)
+
+
 def _raise_status(inst: CardInstance, m: int, n: int, res: SolveResult) -> None:
-    if res.status == "infeasible":
-        card_decide(inst.replace(h=inst.h[m:m + 1, n:n + 1].copy(),
-                                 F_n=inst.F_n[n:n + 1], p_n=inst.p_n[n:n + 1], g_n=inst.g_n[n:n + 1],
-                                 f_n=inst.f_n[n:n + 1], kappa_n=inst.kappa_n[n:n + 1],
-                                 c_max_n=inst.c_max_n[n:n + 1], device_names=(inst.device_names[n],)))
-        raise InfeasibleError(f"device turn (round {m}, device {n}) is infeasible ({res.message})",
-                              constraint="C3 t_max_s")
-    raise InfeasibleError(f"solver {res.solver} returned {res.status} on turn (round {m}, device {n}): "
-                          f"{res.message}", constraint="solver")
+    if res.status == "infeasible" and inst.t_max_s is not None:
+        raise _delay_limit_error(inst, m, n)
+    raise SloptError(f"solver {res.solver} returned {res.status} on device turn (round {m}, device {n}): "
+                     f"{res.message}")
 
 
 def exact(inst: CardInstance, *, solver: str | None = None, time_limit: float | None = None,
@@ -1033,8 +1035,7 @@ def exact(inst: CardInstance, *, solver: str | None = None, time_limit: float | 
         if res.status not in ("optimal", "feasible"):
             if inst.t_max_s is not None:
                 card_decide(inst)   # raises the C3 error naming the turn
-            raise InfeasibleError(f"enumeration problem: solver {res.solver} returned {res.status} "
-                                  f"({res.message})", constraint="solver")
+            raise SloptError(f"enumeration problem: solver {res.solver} returned {res.status} ({res.message})")
         F = np.full(keep.shape, np.nan)
         F[keep] = np.clip(np.asarray(f.value).reshape(-1)[inv] * GHZ, inst.f_min, inst.f_max)
         tab = _cut_tables(inst)
@@ -1049,8 +1050,9 @@ def exact(inst: CardInstance, *, solver: str | None = None, time_limit: float | 
         if inst.t_max_s is not None:
             J = np.where(T <= inst.t_max_s * (1 + 1e-9), J, np.inf)
         bad = ~np.isfinite(J).any(axis=1)
-        if bad.any():
-            card_decide(inst)
+        if bad.any():      # no cut meets T_max in some turn (C3)
+            t = int(np.flatnonzero(bad)[0])
+            raise _delay_limit_error(inst, t // inst.N, t % inst.N)
         k = np.argmin(J, axis=1)
         cut = tab["cuts"][k].reshape(inst.M, inst.N)
         freq = F[np.arange(k.shape[0]), k].reshape(inst.M, inst.N)

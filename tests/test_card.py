@@ -399,6 +399,19 @@ def test_infeasible_delay_limit_names_turn_and_shortfall():
     assert e.value.shortfall > 0 and e.value.constraint.startswith("C3")
     with pytest.raises(InfeasibleError, match="round"):
         C.get_problem().run("paper", rounds=2, t_max_s=1.0)
+    with pytest.raises(InfeasibleError, match="too long"):
+        C.exact(inst.replace(t_max_s=5.0))
+
+
+@requires("scip")
+@pytest.mark.parametrize("formulation", ["misocp", "minlp"])
+def test_solvers_report_infeasible_delay_limit_with_turn(formulation):
+    inst = C.load(None, None, rounds=1, n_devices=1, t_max_s=2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(InfeasibleError, match=r"round 0, device 0") as e:
+            C.solve_turn(inst, 0, 0, formulation)
+    assert e.value.shortfall > 0
 
 
 def test_memory_cap_limits_cut_and_empty_cut_set_is_an_error():
