@@ -52,7 +52,7 @@ __all__ = [
     "uplink_rate_bps", "downlink_rate_bps", "Latency", "evaluate", "separable", "sync_s",
     "bandwidth_split", "bandwidth_split_general", "build_bandwidth_cvxpy", "build_misocp_cvxpy",
     "build_misocp_pyomo", "build_milp_pyomo", "build_cpsat", "train_time_batch", "lpt_groups",
-    "local_search", "heuristic", "heuristic_ac", "brute_force_ac", "train_time_ac", "solve_misocp", "exact", "equal_bandwidth", "brute_force", "set_partitions",
+    "local_search", "heuristic", "heuristic_ac", "brute_force_ac", "train_time_ac", "solve_misocp", "exact", "single_group", "equal_bandwidth", "brute_force", "set_partitions",
     "baseline", "scheme_only", "formulations",
 ]
 
@@ -1640,7 +1640,19 @@ def method_exact(inst: Instance, *, solver: str | None = None, time_limit: float
     lat, alpha = _final(inst, c, x)
     res.objective = lat.round_s
     return _plan(inst, "exact", lat, x, alpha, res, time.perf_counter() - t0,
-                 {"per_cut": {str(k): v for k, v in per_cut.items()}})
+                 {"per_cut": {str(k): v for k, v in per_cut.items()},
+                  "single_group_s": single_group(inst)[1]})
+
+
+def single_group(inst: Instance) -> tuple[int, float]:
+    """The K = 1 case (SL on the fastest edge server, α = 1, no synchronisation), best cut:
+    the value Alg. 3 compares the grouped optimum with. Returns (cut, T_round)."""
+    k = int(np.argmax(inst.edge_flops))
+    x = np.full(inst.N, k)
+    alpha = np.eye(inst.M)[k]
+    vals = [(evaluate(inst, c, x, alpha).round_s, c) for c in inst.cuts]
+    v, c = min(vals)
+    return c, float(v)
 
 
 def method_exact_pyomo(inst: Instance, **kw: Any) -> Plan:

@@ -316,6 +316,7 @@ def test_exact_method_equals_brute_force():
             plan = gsfl.method_exact(inst, formulation=form)
             assert plan.status == "optimal"
             assert plan.objective == pytest.approx(bf.objective, rel=1e-6)
+            assert plan.objective <= plan.decision["single_group_s"] * (1 + 1e-9)   # compared with K = 1
             d = plan.decision
             assert gsfl.evaluate(inst, d["cut"], d["assignment"], d["alpha"]).round_s == pytest.approx(plan.objective)
 
