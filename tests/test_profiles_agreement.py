@@ -131,3 +131,20 @@ def test_from_onnx_agrees_with_from_torch(cnn_onnx):
     for k in ("conv1", "conv2", "conv3", "fc"):
         assert of_[k] == tf_[k]
     assert np.isclose(mod.activation_bytes[mod.index("conv1")], t.activation_bytes[t.index("conv1")])
+
+
+def test_lora_on_mlp_with_trainable_tied_head_matches_peft():
+    """GPT-2: LoRA on the MLP up-projection (peft on Conv1D c_fc) and a trained LM head, which is
+    the tied token embedding."""
+    peft = pytest.importorskip("peft")
+    m, x, kw, seq = _hf("gpt2-tiny")
+    m = peft.get_peft_model(m, peft.LoraConfig(r=4, target_modules=["c_fc"], lora_dropout=0.0,
+                                               fan_in_fan_out=True))
+    base = m.base_model.model
+    for p in [base.lm_head.weight, *base.transformer.ln_f.parameters()]:
+        p.requires_grad_(True)
+    measured = from_torch(m, x, kw)
+    analytic = transformer("gpt2-tiny", seq, dtype_bytes=4, lora_rank=4, lora_targets=("up",),
+                           trainable_head=True)
+    for col in ("forward_flop", "backward_flop", "param_bytes", "trainable_param_bytes"):
+        assert analytic.column(col).sum() == measured.column(col).sum(), col

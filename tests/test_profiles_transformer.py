@@ -100,3 +100,12 @@ def test_profiles_import_without_optional_extras():
             "assert not bad, bad")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_trainable_tied_head_of_gpt2_lives_at_the_embedding():
+    g = transformer("gpt2", 128, lora_rank=4, trainable_head=True)
+    assert g.trainable_param_bytes[0] == 2 * 50257 * 768        # wte, tied to the LM head
+    assert g.trainable_param_bytes[-1] == g.param_bytes[-1] == 2 * 2 * 768   # ln_f
+    frozen_head = transformer("gpt2", 128, lora_rank=4)
+    # with a trainable embedding, block 0 computes its Q/K/V input gradient too
+    assert g.backward_flop[1] == g.backward_flop[2] > frozen_head.backward_flop[1]

@@ -370,8 +370,13 @@ def transformer(config: TransformerConfig | str, seq_len: int | None = None, bat
     else:
         e.params = cfg.vocab * d + (cfg.n_ctx * d if cfg.kind == "gpt2" else 0)
     e.trainable = e.params if full else 0.0
+    # GPT-2's LM head is the token-embedding matrix: training the head trains that matrix, which
+    # lives (and is counted) at the embedding; the embedding output then needs a gradient.
+    tied_train = cfg.kind == "gpt2" and head_train and not full
+    if tied_train:
+        e.trainable = float(cfg.vocab * d)
     tallies.append(e)
-    x_req = full
+    x_req = full or tied_train
     # --- blocks
     for _ in range(cfg.n_layers):
         t, x_req = _block(cfg, s, p, full, r, targets, x_req, drop)
