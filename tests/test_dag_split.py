@@ -136,6 +136,8 @@ def test_a_both_backends_equal_brute_force(seed):
         assert ev["feasible"]
         assert close(ev["delay_s"], t_bf), (backend, ev["delay_s"], t_bf)
         assert close(cut, ev["delay_s"], 1e-12), (backend, cut, ev["delay_s"])
+    x, cut = ds.algorithm_a(inst, net_terminals=True)  # the equivalent netted network
+    assert close(ds.evaluate(inst, x)["delay_s"], t_bf) and close(cut, t_bf)
 
 
 SOLVER_EXAMPLES = 500 if FULL else 60
