@@ -411,7 +411,7 @@ def test_formulations_hook():
 def test_all_methods_reevaluate():
     inst = tiny(11, n=5, m=2)
     for name, f in gsfl.METHODS.items():
-        if name in ("exact", "exact-pyomo") and not installed("scip"):
+        if name in ("exact", "exact-cvxpy") and not installed("scip"):
             continue
         plan = f(inst)
         d = plan.decision
