@@ -32,7 +32,7 @@ import itertools
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -900,12 +900,16 @@ def _exact(inst: Instance, solver: str | None, time_limit: float | None, mip_gap
         res, rounds = solve_fixed_cut(inst, d.l_u, d.l_e, solver, time_limit, mip_gap)
         seconds += res.seconds
         n_milp += 1
+        if res.status == "no_solution":        # time limit without an incumbent: optimality unproven
+            status = "feasible"
+            bound = min(bound, max(lb, res.bound) if math.isfinite(res.bound) else lb)
+            continue
         if not res.ok:
             raise InfeasibleError(f"fixed-cut MILP at (l_u, l_e) = ({d.l_u}, {d.l_e}) returned {res.status}: "
                                   f"{res.message}", constraint="P1")
         if res.status != "optimal" or (res.gap == res.gap and res.gap > 1e-6):
             status = "feasible"
-        bound = min(bound, res.bound if math.isfinite(res.bound) else res.objective)
+        bound = min(bound, max(lb, res.bound) if math.isfinite(res.bound) else res.objective)
         T = epoch_delay(inst, d, rounds)
         milp_obj[(d.l_u, d.l_e)] = res.objective
         if T < best[0] - 1e-12 * max(1.0, best[0]):
@@ -1306,7 +1310,6 @@ def _measure(torch: Any, Fn: Any, drop: Any, cfg: TransformerConfig, seq_len: in
 
     def run_saved(fn):
         saved: list[Any] = []
-        params = set()
 
         def pack(t):
             saved.append(t)
