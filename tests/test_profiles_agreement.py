@@ -148,3 +148,19 @@ def test_lora_on_mlp_with_trainable_tied_head_matches_peft():
                            trainable_head=True)
     for col in ("forward_flop", "backward_flop", "param_bytes", "trainable_param_bytes"):
         assert analytic.column(col).sum() == measured.column(col).sum(), col
+
+
+def test_vit_lora_with_trained_classifier_matches_peft():
+    """ViT fine-tuning as in split fine-tuning: LoRA on q, v; classifier and final norm trained."""
+    peft = pytest.importorskip("peft")
+    m, x, kw, _ = _hf("vit-tiny")
+    m = peft.get_peft_model(m, peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"],
+                                               lora_dropout=0.0, modules_to_save=["classifier"]))
+    for n, p in m.named_parameters():
+        if "vit.layernorm" in n:
+            p.requires_grad_(True)
+    measured = from_torch(m, x, kw)
+    analytic = transformer("vit-tiny", dtype_bytes=4, lora_rank=4, lora_targets=("q", "v"),
+                           trainable_head=True)
+    for col in ("forward_flop", "backward_flop", "param_bytes", "trainable_param_bytes"):
+        assert analytic.column(col).sum() == measured.column(col).sum(), col
