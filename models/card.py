@@ -919,49 +919,67 @@ def build_misocp(inst: CardInstance, turns: list[tuple[int, int]] | None = None)
     return cp.Problem(cp.Minimize(cp.sum(cp.hstack(terms)) / len(turns)), cons), handles
 
 
-def build_minlp(inst: CardInstance, m: int = 0, n: int = 0) -> Any:
-    """(c) the naive non-convex MINLP of spec §4.3(c) for turn (m, n), in Pyomo (global: SCIP).
+def build_minlp(inst: CardInstance, turns: list[tuple[int, int]] | None = None) -> Any:
+    """(c) the naive non-convex MINLP of spec §4.3(c) in Pyomo, for a global solver (SCIP).
 
-    Sets: C (the cut set C_n). Variables: x_c binary (one-hot), f in [f_min, f_max] GHz,
-    y (server time, s) and e (server energy, J). Bounds on y and e are implied by the data and
-    only help the global solver.
+    Sets: T (the device turns (m, n); default one turn, (0, 0)) and TC (turn, cut) pairs with
+    c in C_n. Variables per turn: x_{t,c} binary (one-hot), one f_t in [f_min, f_max] GHz, y_t
+    (server time, s) and e_t (server energy, J); the bounds on y and e are implied by the data
+    and only help the global solver. Objective: the mean over T of the turn objectives (P0 when
+    T is every turn).
     """
     import pyomo.environ as pyo
 
-    d = _turn_data(inst, m, n)
-    Gmin, Gmax = float(d["Gamma_G"].min()), float(d["Gamma_G"].max())
-    mdl = pyo.ConcreteModel(name=f"card_minlp_{m}_{n}")
-    mdl.C = pyo.Set(initialize=[int(c) for c in d["cuts"]], ordered=True, doc="cut set C_n (C1)")
-    mdl.A = pyo.Param(mdl.C, initialize=dict(zip(mdl.C, map(float, d["A"]))), doc="A(c), s")
-    mdl.Gamma = pyo.Param(mdl.C, initialize=dict(zip(mdl.C, map(float, d["Gamma_G"]))), doc="Gamma(c), Gcycles")
-    mdl.x = pyo.Var(mdl.C, domain=pyo.Binary, doc="x_c = 1 iff cut c")
-    mdl.f = pyo.Var(bounds=(d["f_min_G"], d["f_max_G"]), doc="server frequency, GHz (C2)")
-    mdl.y = pyo.Var(bounds=(Gmin / d["f_max_G"], Gmax / d["f_min_G"]), doc="server time, s")
-    mdl.e = pyo.Var(bounds=(0.0, d["kappa_s"] * Gmax * d["f_max_G"] ** 2), doc="server energy, J")
-    ks = d["kappa_s"]
+    turns = [(0, 0)] if turns is None else [(int(m), int(n)) for (m, n) in turns]
+    data = {t: _turn_data(inst, *t) for t in turns}
+    f_lo, f_hi, ks = inst.f_min / GHZ, inst.f_max / GHZ, inst.kappa * KAPPA_SCALE
+    mdl = pyo.ConcreteModel(name="card_minlp")
+    mdl.T = pyo.Set(initialize=turns, dimen=2, ordered=True, doc="device turns (m, n)")
+    mdl.TC = pyo.Set(dimen=3, ordered=True, doc="(m, n, c) with c in C_n (C1, C4)",
+                     initialize=[(m, n, int(c)) for (m, n) in turns for c in data[(m, n)]["cuts"]])
+    mdl.A = pyo.Param(mdl.TC, doc="A_{m,n}(c), s", initialize={
+        (m, n, int(c)): float(a) for (m, n) in turns for c, a in zip(data[(m, n)]["cuts"], data[(m, n)]["A"])})
+    mdl.Gamma = pyo.Param(mdl.TC, doc="Gamma(c), gigacycles", initialize={
+        (m, n, int(c)): float(g) for (m, n) in turns for c, g in zip(data[(m, n)]["cuts"], data[(m, n)]["Gamma_G"])})
+    mdl.x = pyo.Var(mdl.TC, domain=pyo.Binary, doc="x_{t,c} = 1 iff turn t cuts after layer c")
+    mdl.f = pyo.Var(mdl.T, bounds=(f_lo, f_hi), doc="server frequency, GHz (C2)")
+    mdl.y = pyo.Var(mdl.T, doc="server time, s", bounds=lambda b, m, n: (
+        float(data[(m, n)]["Gamma_G"].min()) / f_hi, float(data[(m, n)]["Gamma_G"].max()) / f_lo))
+    mdl.e = pyo.Var(mdl.T, doc="server energy, J", bounds=lambda b, m, n: (
+        0.0, ks * float(data[(m, n)]["Gamma_G"].max()) * f_hi ** 2))
 
-    @mdl.Constraint(doc="one cut layer per turn (C1)")
-    def one_cut(b: Any) -> Any:
-        return sum(b.x[c] for c in b.C) == 1
+    def cuts_of(b: Any, m: int, n: int) -> list[int]:
+        return [int(c) for c in data[(m, n)]["cuts"]]
 
-    @mdl.Constraint(doc="server time y f >= Gamma(c) (Eq. R-4)")
-    def server_time(b: Any) -> Any:
-        return b.y * b.f >= sum(b.Gamma[c] * b.x[c] for c in b.C)
+    @mdl.Constraint(mdl.T, doc="one cut layer per turn (C1)")
+    def one_cut(b: Any, m: int, n: int) -> Any:
+        return sum(b.x[m, n, c] for c in cuts_of(b, m, n)) == 1
 
-    @mdl.Constraint(doc="server energy e >= kappa f^2 Gamma(c) (Eq. R-9)")
-    def server_energy(b: Any) -> Any:
-        return b.e >= ks * b.f ** 2 * sum(b.Gamma[c] * b.x[c] for c in b.C)
+    @mdl.Constraint(mdl.T, doc="server time y f >= Gamma(c) (Eq. R-4)")
+    def server_time(b: Any, m: int, n: int) -> Any:
+        return b.y[m, n] * b.f[m, n] >= sum(b.Gamma[m, n, c] * b.x[m, n, c] for c in cuts_of(b, m, n))
 
-    delay = sum(mdl.A[c] * mdl.x[c] for c in mdl.C) + mdl.y            # Eq. R-7
+    @mdl.Constraint(mdl.T, doc="server energy e >= kappa f^2 Gamma(c) (Eq. R-9)")
+    def server_energy(b: Any, m: int, n: int) -> Any:
+        return b.e[m, n] >= ks * b.f[m, n] ** 2 * sum(b.Gamma[m, n, c] * b.x[m, n, c] for c in cuts_of(b, m, n))
+
+    @mdl.Expression(mdl.T, doc="training delay T_{m,n} (Eq. R-7)")
+    def delay(b: Any, m: int, n: int) -> Any:
+        return sum(b.A[m, n, c] * b.x[m, n, c] for c in cuts_of(b, m, n)) + b.y[m, n]
+
     if inst.t_max_s is not None:
-        mdl.delay_limit = pyo.Constraint(expr=delay <= inst.t_max_s, doc="(C3)")
+        @mdl.Constraint(mdl.T, doc="delay limit (C3)")
+        def delay_limit(b: Any, m: int, n: int) -> Any:
+            return b.delay[m, n] <= inst.t_max_s
+
     if inst.scalarisation == "weighted":
-        mdl.obj = pyo.Objective(expr=inst.omega_T * delay + inst.omega_E * mdl.e, sense=pyo.minimize)
+        mdl.obj = pyo.Objective(sense=pyo.minimize, expr=sum(
+            inst.omega_T * mdl.delay[t] + inst.omega_E * mdl.e[t] for t in mdl.T) / len(turns))
     else:
-        mdl.z = pyo.Var(doc="max of the weighted objectives (Tchebycheff, §5.1)")
-        mdl.z_T = pyo.Constraint(expr=mdl.z >= inst.omega_T * delay)
-        mdl.z_E = pyo.Constraint(expr=mdl.z >= inst.omega_E * mdl.e)
-        mdl.obj = pyo.Objective(expr=mdl.z, sense=pyo.minimize)
+        mdl.z = pyo.Var(mdl.T, doc="max of the weighted objectives (Tchebycheff, §5.1)")
+        mdl.z_T = pyo.Constraint(mdl.T, rule=lambda b, m, n: b.z[m, n] >= inst.omega_T * b.delay[m, n])
+        mdl.z_E = pyo.Constraint(mdl.T, rule=lambda b, m, n: b.z[m, n] >= inst.omega_E * b.e[m, n])
+        mdl.obj = pyo.Objective(expr=sum(mdl.z[t] for t in mdl.T) / len(turns), sense=pyo.minimize)
     return mdl
 
 
@@ -994,12 +1012,12 @@ def solve_turn(inst: CardInstance, m: int, n: int, formulation: str = "misocp", 
         k = int(np.argmax(x.value))
         return int(cuts[k]), float(fc.value[k]) * GHZ, res
     if formulation == "minlp":
-        mdl = build_minlp(inst, m, n)
+        mdl = build_minlp(inst, [(m, n)])
         res = solve(mdl, solver=solver, time_limit=time_limit, mip_gap=mip_gap, options=opts)
         if res.status not in ("optimal", "feasible"):
             _raise_status(inst, m, n, res)
-        c = max(mdl.C, key=lambda c: pyo.value(mdl.x[c]))
-        return int(c), float(pyo.value(mdl.f)) * GHZ, res
+        c = max((c for (_, _, c) in mdl.TC), key=lambda c: pyo.value(mdl.x[m, n, c]))
+        return int(c), float(pyo.value(mdl.f[m, n])) * GHZ, res
     raise ValidationError(f"formulation = {formulation!r}; use 'misocp' or 'minlp'", "exact_formulation")
 
 
@@ -1092,15 +1110,12 @@ def exact(inst: CardInstance, *, solver: str | None = None, time_limit: float | 
 def formulations(inst: CardInstance) -> dict[str, Any]:
     """Zero-argument builders of formulations whose optimum is P0 of ``inst`` (for ``slopt compare``).
 
-    ``misocp``: the joint perspective MISOCP over all turns (b) (CVXPY; SCIP). ``enumeration``
-    is a per-cut relaxation whose optimum is the sum over cuts, not P0, so it is not listed; the
-    per-turn MINLP (c) is listed only for single-turn instances.
+    ``misocp``: the perspective MISOCP (b) over all turns (CVXPY; SCIP); ``minlp``: the naive
+    MINLP (c) over all turns (Pyomo; SCIP global). The enumeration (a) is not listed: its
+    optimum is a sum over every (turn, cut) pair, not P0.
     """
-    out: dict[str, Any] = {
-        "misocp": lambda: build_misocp(inst, [(m, n) for m in range(inst.M) for n in range(inst.N)])[0]}
-    if inst.M * inst.N == 1:
-        out["minlp"] = lambda: build_minlp(inst, 0, 0)
-    return out
+    turns = [(m, n) for m in range(inst.M) for n in range(inst.N)]
+    return {"misocp": lambda: build_misocp(inst, turns)[0], "minlp": lambda: build_minlp(inst, turns)}
 
 
 # --------------------------------------------------------------------------------------------

@@ -255,12 +255,15 @@ def test_exact_methods_reevaluated_on_paper_setting():
 
 # ------------------------------------------------------------------ claim 4: decomposition
 @requires("scip")
-def test_claim4_joint_misocp_is_mean_of_turn_optima():
+@pytest.mark.parametrize("formulation", ["misocp", "minlp"])
+def test_claim4_joint_formulation_is_mean_of_turn_optima(formulation):
+    """P0 solved jointly over all turns (2 rounds x 2 devices) = mean of the per-turn optima."""
     inst = C.random_instance(5, rounds=2, n_devices=2, n_layers=5)
-    prob = C.formulations(inst)["misocp"]()
+    prob = C.formulations(inst)[formulation]()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = C.solve(prob, solver="scip", options={"scip_params": dict(C.SCIP_TIGHT)})
+        opts = {"scip_params": dict(C.SCIP_TIGHT)} if formulation == "misocp" else dict(C.SCIP_TIGHT)
+        res = C.solve(prob, solver="scip", options=opts)
     assert res.status == "optimal"
     card = C.card(inst)
     assert res.objective == pytest.approx(card.objective, rel=1e-6)
