@@ -53,7 +53,8 @@ __all__ = [
     "node_memory", "memory_user", "memory_edge", "memory_cloud", "cut_pair_memory",
     "PairDelays", "pair_delays", "round_time", "evaluate", "feasible_cut_pairs",
     "build_fixed_cut", "solve_fixed_cut", "exact", "memory_first", "algorithm_b", "brute_force",
-    "baseline_sl", "baseline_splitfed", "baseline_shared_server", "baseline_fed_lora",
+    "baseline_sl", "baseline_splitfed", "baseline_shared_server", "baseline_fed_lora", "baseline_edge_sfl",
+    "edge_sfl_assignment",
     "baseline_memory", "memory_comparison", "aggregate_adapters", "measure_memory",
     "lower_bound", "cut_pair_table", "PROBLEM",
 ]
@@ -1070,13 +1071,28 @@ def _two_tier_radio(inst: Instance, share: int) -> tuple[np.ndarray, np.ndarray]
     return r_up, r_dn
 
 
+def edge_sfl_assignment(inst: Instance) -> np.ndarray:
+    """Users -> edges for the edge-only SFL ablation (§7 item 5): at most ceil(N/E) users per edge,
+    maximising the sum of log channel gains (``scipy.optimize.linear_sum_assignment`` on the
+    gain matrix with every edge replicated into ceil(N/E) slots). Returns the edge of each user."""
+    from scipy.optimize import linear_sum_assignment
+
+    cap = -(-inst.N // inst.E)
+    rows, cols = linear_sum_assignment(np.repeat(-np.log(inst.gain), cap, axis=1))
+    edge_of = np.empty(inst.N, dtype=int)
+    edge_of[rows] = cols // cap
+    return edge_of
+
+
 def baseline_memory(inst: Instance, scheme: str, l_c: int | None = None) -> dict[str, float]:
     """Server and user memory of a §7 baseline (Eq. 6 with the baseline's C, rho_W, rho_T).
 
     ``scheme``: ``sl`` (server M(L_s, 1, 1, 1)), ``splitfed`` (M(L_s, N, rho_W, N), rho_W = N for
     ``sfl_weights="copies"``, 1 for ``"shared"``), ``shared-server`` (M(L_s, N, 1, 1)),
     ``fed-lora`` (user holds the whole model, tied head not duplicated; server holds the N
-    uploaded fp32 adapters).
+    uploaded fp32 adapters), ``edge-sfl`` (the optional ablation of §7 item 5: no cloud; the
+    busiest edge serves C = n_e <= ceil(N/E) users, M(L_s, n_e, rho_W, n_e) with rho_W = n_e or 1
+    by ``sfl_weights``; ``server_bytes`` is that edge's memory).
     """
     L, N = inst.L, inst.N
     lc = inst.baseline_cut if l_c is None else l_c
@@ -1090,6 +1106,9 @@ def baseline_memory(inst: Instance, scheme: str, l_c: int | None = None) -> dict
         server = node_memory(inst, srv, N, N if inst.sfl_weights == "copies" else 1, N)
     elif scheme == "shared-server":
         server = node_memory(inst, srv, 1 * N, 1, 1)
+    elif scheme == "edge-sfl":
+        n_e = int(np.bincount(edge_sfl_assignment(inst), minlength=inst.E).max())
+        server = node_memory(inst, srv, n_e, n_e if inst.sfl_weights == "copies" else 1, n_e)
     elif scheme == "fed-lora":
         P = inst.fig.param_count.copy()
         if inst.cfg.kind == "gpt2":       # tied LM head: only the final norm is added (§7 item 4)
@@ -1099,7 +1118,8 @@ def baseline_memory(inst: Instance, scheme: str, l_c: int | None = None) -> dict
         server = {"frozen_bytes": 0.0, "lora_state_bytes": ad, "activation_bytes": 0.0,
                   "overhead_bytes": float(inst.overhead_bytes), "total_bytes": ad + inst.overhead_bytes}
     else:
-        raise ValidationError(f"scheme = {scheme!r}; choose sl, splitfed, shared-server or fed-lora", "scheme")
+        raise ValidationError(f"scheme = {scheme!r}; choose sl, splitfed, shared-server, fed-lora or edge-sfl",
+                              "scheme")
     return {"server_bytes": server["total_bytes"], "user_bytes": user["total_bytes"],
             "total_memory_bytes": server["total_bytes"] + N * user["total_bytes"],
             **{f"server_{k}": v for k, v in server.items() if k != "total_bytes"}}
@@ -1127,6 +1147,22 @@ def baseline_delay(inst: Instance, scheme: str, l_c: int | None = None) -> dict[
               + float(np.max(d_act / r_dn + beta * tu)))
         agg = float(np.max(S_u / r_up) + np.max(S_u / r_dn))
         return {"epoch_delay_s": K * it + agg, "iteration_s": it, "epoch_aggregation_s": agg}
+    if scheme == "edge-sfl":     # every edge serves its users in parallel on its own band W_e / n_e
+        edge_of = edge_sfl_assignment(inst)
+        n_e = np.bincount(edge_of, minlength=inst.E)
+        users = np.arange(N)
+        share = n_e[edge_of]
+        r_up = shannon_rate_bps(inst.edge_up_bandwidth_hz[edge_of] / share, inst.user_tx_power_w,
+                                inst.gain[users, edge_of], inst.noise_psd_w_hz)
+        r_dn = shannon_rate_bps(inst.edge_down_bandwidth_hz[edge_of] / share, inst.edge_tx_power_w[edge_of],
+                                inst.gain[users, edge_of], inst.noise_psd_w_hz)
+        up, dn = tu + (d_act + d_lab) / r_up, d_act / r_dn + beta * tu
+        it = max(float(up[edge_of == e].max() + (1 + beta) * n_e[e] * F_s / inst.edge_flops[e]
+                       + dn[edge_of == e].max()) for e in range(inst.E) if n_e[e] > 0)
+        S_s = 32.0 * float(fig.lora_count[slice(lc + 1, inst.L + 2)].sum())
+        agg = float(np.max(S_u / r_up) + np.max(S_s / inst.backhaul_up_bps) + np.max(S_s / inst.backhaul_down_bps)
+                    + np.max(S_u / r_dn))   # user adapters to the edges; edge adapters averaged via the backhaul
+        return {"epoch_delay_s": K * it + agg, "iteration_s": it, "epoch_aggregation_s": agg}
     if scheme == "fed-lora":
         r_up, r_dn = _two_tier_radio(inst, N)
         S_all = 32.0 * float(fig.lora_count.sum())
@@ -1142,8 +1178,8 @@ def _baseline(scheme: str):
             mip_gap: float | None = None) -> Plan:
         t0 = time.perf_counter()
         mem, dl = baseline_memory(inst, scheme), baseline_delay(inst, scheme)
-        feasible = (mem["server_bytes"] <= inst.cloud_memory_bytes
-                    and mem["user_bytes"] <= float(np.min(inst.user_memory_bytes)))
+        cap = float(np.min(inst.edge_memory_bytes)) if scheme == "edge-sfl" else inst.cloud_memory_bytes
+        feasible = (mem["server_bytes"] <= cap and mem["user_bytes"] <= float(np.min(inst.user_memory_bytes)))
         metrics = {**dl, **mem, "server_peak_bytes": mem["server_bytes"], "user_peak_bytes": mem["user_bytes"],
                    "memory_feasible": bool(feasible)}
         decision = {"scheme": scheme, "l_c": None if scheme == "fed-lora" else inst.baseline_cut}
@@ -1157,6 +1193,7 @@ baseline_sl = _baseline("sl")
 baseline_splitfed = _baseline("splitfed")
 baseline_shared_server = _baseline("shared-server")
 baseline_fed_lora = _baseline("fed-lora")
+baseline_edge_sfl = _baseline("edge-sfl")
 
 
 def memory_comparison(inst: Instance, l_u: int, l_e: int, l_c: int | None = None) -> pd.DataFrame:
@@ -1168,10 +1205,11 @@ def memory_comparison(inst: Instance, l_u: int, l_e: int, l_c: int | None = None
             {"scheme": "SplitLLM", "node": "edge", "peak_bytes": me["total_bytes"]},
             {"scheme": "SplitLLM", "node": "cloud", "peak_bytes": mc["total_bytes"]}]
     names = {"sl": "vanilla SL", "splitfed": "SplitFed", "shared-server": "shared server (PSL)",
-             "fed-lora": "FedLoRA"}
+             "fed-lora": "FedLoRA", "edge-sfl": "edge-only SFL"}
     for sch, label in names.items():
         m = baseline_memory(inst, sch, l_c)
-        node, val = ("user", m["user_bytes"]) if sch == "fed-lora" else ("server", m["server_bytes"])
+        node, val = (("user", m["user_bytes"]) if sch == "fed-lora" else
+                     ("edge", m["server_bytes"]) if sch == "edge-sfl" else ("server", m["server_bytes"]))
         ref = mu["total_bytes"] if sch == "fed-lora" else srv
         rows.append({"scheme": label, "node": node, "peak_bytes": val, "reduction": 1 - ref / val})
     df = pd.DataFrame(rows)
@@ -1585,7 +1623,7 @@ def demo_plot(out_dir: Path) -> Path:
     df = memory_comparison(inst, 4, 12)
     fig, ax = plt.subplots(figsize=(7, 3.5))
     labels = [f"{s}\n{n}" for s, n in zip(df["scheme"], df["node"])]
-    ax.bar(labels, df["peak_gib"], color=["C0"] * 3 + ["C1"] * 4)
+    ax.bar(labels, df["peak_gib"], color=["C0"] * 3 + ["C1"] * (len(df) - 3))
     ax.set_ylabel("peak memory (GiB)")
     ax.set_title("three-tier: peak memory, spec §6 setting (N=10, E=3, cuts 4/12)")
     ax.tick_params(axis="x", labelsize=7)
@@ -1602,7 +1640,7 @@ register(Problem(
     load=load,
     methods={"paper": algorithm_b, "exact": exact, "memory-first": memory_first, "brute-force": brute_force,
              "sl": baseline_sl, "splitfed": baseline_splitfed, "shared-server": baseline_shared_server,
-             "fed-lora": baseline_fed_lora},
+             "fed-lora": baseline_fed_lora, "edge-sfl": baseline_edge_sfl},
     random_instance=random_instance,
     formulations=formulations,
     extra={"demo_plot": demo_plot},

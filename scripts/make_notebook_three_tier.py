@@ -40,13 +40,14 @@ print(inst.name, "L =", inst.L, "N =", inst.N, "E =", inst.E)"""),
 
 SplitLLM's headline metric is M_peak^srv = max(cloud, edge) (Eq. 10). Baselines (§7): vanilla SL
 (one server stream), SplitFed with one full server-side copy per user, the shared-server model
-(PSL), and FedLoRA (whole model on the user)."""),
+(PSL), FedLoRA (whole model on the user) and the optional ablation edge-only SFL (no cloud, each
+edge serves up to ceil(N/E) users in parallel)."""),
     ("code", """mem = tt.memory_comparison(inst, L_U, L_E)
 display(mem.assign(reduction=mem["reduction"].map(lambda r: "" if pd.isna(r) else f"{r:.1%}")))
 
 fig, ax = plt.subplots(figsize=(9, 3.8))
 labels = [f"{s}\\n{n}" for s, n in zip(mem.scheme, mem.node)]
-colors = ["C0"] * 3 + ["C1"] * 4
+colors = ["C0"] * 3 + ["C1"] * (len(mem) - 3)
 bars = ax.bar(labels, mem.peak_gib, color=colors)
 for b_, r in zip(bars, mem.reduction):
     if not pd.isna(r):
@@ -91,7 +92,7 @@ display(red[(red["vs SplitFed"] - 0.74).abs() < 0.08])"""),
 For every memory-feasible cut pair: server peak memory (Eq. 10) against the epoch delay of
 Algorithm B's pairing (Eqs. 16-20). Baselines are single points (their own cut l_c = 4)."""),
     ("code", """cp = tt.cut_pair_table(inst)
-base = {m: getattr(tt, f"baseline_{m.replace('-', '_')}")(inst) for m in ("sl", "splitfed", "shared-server", "fed-lora")}
+base = {m: getattr(tt, f"baseline_{m.replace('-', '_')}")(inst) for m in ("sl", "splitfed", "shared-server", "fed-lora", "edge-sfl")}
 fig, ax = plt.subplots(figsize=(7, 4))
 sc = ax.scatter(cp.epoch_delay_s, cp.server_peak_bytes / GIB, c=cp.l_e, s=10, cmap="viridis")
 plt.colorbar(sc, label="l_e")

@@ -300,6 +300,10 @@ def test_baselines_in_the_same_models(spec6):
     assert sl.objective > sfl.objective                     # SL: lowest server memory, longest delay
     assert fed.metrics["user_peak_bytes"] > tt.memory_user(spec6, 4)["total_bytes"]
     assert fed.metrics["server_peak_bytes"] == spec6.N * 4 * spec6.fig.lora_count.sum()
+    edge = tt.baseline_edge_sfl(spec6)                       # ceil(10/3) = 4 users on the busiest edge
+    assert edge.metrics["server_peak_bytes"] == tt.node_memory(spec6, slice(5, spec6.L + 2), 4, 4, 4)["total_bytes"]
+    assert not edge.metrics["memory_feasible"]                # 16.16 GiB > the 16 GiB edge budget
+    assert np.bincount(tt.edge_sfl_assignment(spec6)).max() == 4
 
 
 # ------------------------------------------------------------------------------ plans
@@ -369,7 +373,7 @@ def test_more_edges_than_users_and_cut_out_of_range():
 def test_registered_methods_run():
     p = get("three-tier")
     assert set(p.methods) >= {"paper", "exact", "memory-first", "sl", "splitfed", "shared-server", "fed-lora"}
-    for m in ("memory-first", "sl", "splitfed", "shared-server", "fed-lora"):
+    for m in ("memory-first", "sl", "splitfed", "shared-server", "fed-lora", "edge-sfl"):
         plan = p.run(m, scenario="spec6")
         assert math.isfinite(plan.objective) and plan.to_dict()["method"] == m
     assert p.random_instance(1).N == 5
