@@ -144,7 +144,8 @@ class ModelGraph:
                 raise ValidationError(f"names: expected {n} names, got {len(names)}", "names")
         self._names = names
         if block is not None:
-            block = np.asarray([None if b is None else str(b) for b in block], dtype=object)
+            arr = np.asarray(block, dtype=object)
+            block = np.where(pd.isna(arr), None, arr.astype(str)).astype(object)  # vectorised
             if block.shape[0] != n:
                 raise ValidationError(f"block: expected {n} labels, got {block.shape[0]}", "block")
         self.block: np.ndarray | None = block

@@ -19,6 +19,7 @@ Columnar layout, so that large profiles load quickly::
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -107,12 +108,14 @@ def read(path: str | Path) -> ModelGraph:
         else:
             raise ValidationError(f"profile file {str(path)!r} does not exist (shipped profiles: "
                                   f"{', '.join(shipped()) or 'none'})", "profile")
+    text = p.read_text()
     try:
-        with p.open() as fh:
-            data = json.load(fh)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValidationError(f"{p}: not valid JSON (truncated or corrupt) at line {exc.lineno} "
-                              f"column {exc.colno}: {exc.msg}", "json") from exc
+        keys = re.findall(r'"(\w+)"\s*:', text[:exc.pos])
+        field = keys[-1] if keys else "json"
+        raise ValidationError(f"{p}: not valid JSON (truncated or corrupt) in field {field!r} at line "
+                              f"{exc.lineno} column {exc.colno}: {exc.msg}", field) from exc
     return from_dict(data, source=str(p))
 
 
