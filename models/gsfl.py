@@ -356,7 +356,8 @@ def load(profile: str | ModelGraph | None = None, scenario: str | Scenario | Non
     ``profile``: a profile file / shipped name (default: the shipped ``vgg11`` when present, else
     :func:`spec_vgg11`). ``scenario``: a scenario file or shipped name; its devices are the clients
     (compute_flops, distance_m, tx_power_w, n_samples) and its edge servers the group slots.
-    Without a scenario the clients are drawn from the §7 distributions with ``seed`` (default 0).
+    Without a scenario the clients come from ``Scenario.random(seed)`` (default 0) with the §7
+    distributions (f_n, distance) and D_n = ``n_samples``.
     Every other keyword is a problem parameter (see ``DEFAULTS`` and :func:`make_instance`);
     ``eta=<bit/s/Hz>`` fixes η^U = η^D for every client (the §9 setting uses 8).
     """
@@ -391,16 +392,19 @@ def load(profile: str | ModelGraph | None = None, scenario: str | Scenario | Non
         name = sc.name
     else:
         N = check_int("n_clients", P["n_clients"], lo=1)
-        rng = np.random.default_rng(check_int("seed", P.get("seed", 0), lo=0))
-        lo_f, hi_f = (P["client_flops"], P["client_flops"]) if np.ndim(P["client_flops"]) == 0 else P["client_flops"]
-        f = rng.uniform(float(lo_f), float(hi_f), N)
-        lo_d, hi_d = (P["distance_m"], P["distance_m"]) if np.ndim(P["distance_m"]) == 0 else P["distance_m"]
-        dist = rng.uniform(float(lo_d), float(hi_d), N)
-        from slopt.scenarios import PathLoss
+        seed = check_int("seed", P.get("seed", 0), lo=0)
 
-        gain = PathLoss().gain(dist)
-        D = np.full(N, P["n_samples"]) if np.ndim(P["n_samples"]) == 0 else P["n_samples"]
-        p = P["client_power_w"]
+        def span(v: Any) -> tuple[float, float]:
+            return (float(v), float(v)) if np.ndim(v) == 0 else (float(v[0]), float(v[1]))
+
+        ns = P["n_samples"]
+        sc = Scenario.random(seed, n_devices=N, n_edges=1, device_flops=span(P["client_flops"]),
+                             distance_m=span(P["distance_m"]), uplink_bandwidth_hz=Bu, downlink_bandwidth_hz=Bd,
+                             n_samples=(int(ns), int(ns)) if np.ndim(ns) == 0 else (1, 1))
+        f = sc.device_array("compute_flops")
+        gain = sc.channel.path_loss.gain(sc.device_array("distance_m"))
+        D = sc.device_array("n_samples") if np.ndim(ns) == 0 else ns
+        p = P["client_power_w"]           # spec §7: 0.2 W (23 dBm)
         F = P["edge_flops"]
         names = ()
         backhaul, ap_power = P["backhaul_bps"], P["ap_power_w"]
