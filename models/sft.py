@@ -979,7 +979,7 @@ def alm(inst: SFTInstance, *, mu0: float = 10.0, growth: float = 10.0, mu_max: f
     J_prev = J0
     for k in range(max_outer):
         res = minimize(lagr, v, args=(lam, mu), jac=True, method="L-BFGS-B", bounds=bounds,
-                       options={"maxiter": 500, "gtol": 1e-10, "ftol": 1e-14})
+                       options={"maxiter": 300, "gtol": 1e-8, "ftol": 1e-11})
         v = res.x
         c, _ = constraints(v)
         viol = float(np.max(np.abs(np.maximum(c, -lam / mu)))) if m_i else 0.0
@@ -1118,13 +1118,17 @@ def exact(inst: SFTInstance, *, solver: str | None = None, time_limit: float | N
                      extra_metrics={"enumerated_pairs": float(len(Lc))})
 
 
-def build_minlp(inst: SFTInstance, H: int | None = None):
+def build_minlp(inst: SFTInstance, H: int | None = None, upper_bound_s: float | None = None):
     """P0 of spec §4.1 in its SAA form (P1 + per-sample P2) as an explicit Pyomo MINLP.
 
     Integer l_n, continuous theta_n, per-sample spectrum shares x_nh, y_nh, epigraph variables
     z_h, w_h (and za_h, wa_h of the aggregation slot); the delay constraints in the nonconvex
     product form S_n <= (z_h - t_n) R_nh(x_nh) (spec §5). Units: Mbit, MHz, s. The clipped Eq. 7 is
     modelled with a binary "dense mode" switch delta_n. Solve globally with SCIP.
+
+    ``upper_bound_s``: the delay of any feasible decision (e.g. the paper algorithm's); it bounds
+    z_h, w_h <= H J_ub / K_it and, through the smallest payloads, the shares from below. These
+    bounds are valid for every solution at least as good as J_ub and let SCIP close the gap.
     """
     import pyomo.environ as pyo
 
@@ -1150,8 +1154,18 @@ def build_minlp(inst: SFTInstance, H: int | None = None):
     m.sU = pyo.Var(m.N, bounds=(0, sU_max), doc="uplink Mbit (Eq. 7)")
     m.x = pyo.Var(m.N, m.H, bounds=(1e-6, 1.0), doc="uplink band share (C3)")
     m.y = pyo.Var(m.N, m.H, bounds=(1e-6, 1.0), doc="downlink band share (C4)")
-    m.z = pyo.Var(m.H, bounds=(0, None), doc="uplink epigraph (P2-U)")
-    m.w = pyo.Var(m.H, bounds=(0, None), doc="downlink epigraph (P2-D)")
+    zub = None if upper_bound_s is None else H * upper_bound_s / inst.p("K_it")
+    m.z = pyo.Var(m.H, bounds=(0, zub), doc="uplink epigraph (P2-U)")
+    m.w = pyo.Var(m.H, bounds=(0, zub), doc="downlink epigraph (P2-D)")
+    if zub is not None:     # R(x) >= S_min / z_ub  ->  x >= x_min (valid below J_ub)
+        smin_U = float(uplink_bits(inst, inst.theta_lb).min())
+        smin_D = float(downlink_bits(inst, inst.theta_lb).min())
+        xmin = band_for_rate(smin_U / zub, cU, inst.B_U_hz, rm)
+        ymin = band_for_rate(smin_D / zub, cD, inst.B_D_hz, rm)
+        for n in range(inst.N):
+            for h in range(H):
+                m.x[n, h].setlb(max(1e-6, 0.999 * float(xmin[h, n])))
+                m.y[n, h].setlb(max(1e-6, 0.999 * float(ymin[h, n])))
     if common:
         m.l_common = pyo.Constraint(m.N, rule=lambda m, n: m.l[n] == m.l[0] if n > 0 else pyo.Constraint.Skip,
                                     doc="common split point (spec §10.1 flag)")
@@ -1212,8 +1226,9 @@ def build_minlp(inst: SFTInstance, H: int | None = None):
     if inst.n_agg:
         m.xa = pyo.Var(m.N, m.H, bounds=(1e-6, 1.0))
         m.ya = pyo.Var(m.N, m.H, bounds=(1e-6, 1.0))
-        m.za = pyo.Var(m.H, bounds=(0, None))
-        m.wa = pyo.Var(m.H, bounds=(0, None))
+        aub = None if upper_bound_s is None else H * upper_bound_s / max(inst.n_agg, 1)
+        m.za = pyo.Var(m.H, bounds=(0, aub))
+        m.wa = pyo.Var(m.H, bounds=(0, aub))
         lb_M = inst.lora_bits_per_block / 1e6
         m.agg_up = pyo.Constraint(m.N, m.H, rule=lambda m, n, h: m.l[n] * lb_M <= m.za[h] * R(m.xa[n, h], cU[h, n], BU),
                                   doc="Eq. 14 uplink of the LoRA payload (Eq. 10)")
@@ -1229,8 +1244,9 @@ def build_minlp(inst: SFTInstance, H: int | None = None):
 def exact_minlp(inst: SFTInstance, *, solver: str | None = "scip", time_limit: float | None = None,
                 mip_gap: float | None = None) -> Plan:
     """Global MINLP of :func:`build_minlp` (SCIP), re-evaluated with :func:`evaluate`."""
-    m = build_minlp(inst)
     t0 = time.perf_counter()
+    ub = alm(inst).J * (1 + 1e-6)
+    m = build_minlp(inst, upper_bound_s=ub)
     res = solve(m, solver=solver or "scip", time_limit=time_limit, mip_gap=mip_gap if mip_gap is not None else 1e-6)
     if not res.ok:
         raise InfeasibleError(f"MINLP of P0 returned status {res.status}: {res.message}", "P0")
