@@ -29,8 +29,6 @@ import statistics
 import time
 from typing import Any, Callable
 
-import numpy as np
-
 from slopt.models import dag_split as ds
 from slopt.profiles import load_shipped, shipped
 from slopt.profiles.synthetic import random_dag
@@ -91,7 +89,8 @@ def bench_graph(name: str, g, params: dict, repeats: int, nx_max: int, milp_max:
         t0 = time.perf_counter()
         x, _, info = ds.algorithm_b2(inst)
         r["b2_cold"] = time.perf_counter() - t0
-        r["b2_note"] = "fallback A" if info["fallback"] else f"{info['n_subproblems']} subproblems/{info['n_units']} units"
+        r["b2_note"] = ("fallback A" if info["fallback"]
+                        else f"{info['n_subproblems']} subproblems/{info['n_units']} units")
         t_b2 = ds.evaluate(inst, x)["delay_s"]
         assert abs(t_b2 - t_a) <= 1e-9 * max(1, t_a), (name, t_b2, t_a)
         r["b2"], _ = median_time(lambda: ds.algorithm_b2(inst), repeats)
@@ -149,7 +148,7 @@ def main() -> None:
     rows = []
     for n in [200, *sizes]:
         g = random_dag(n, 0.2, seed=1, max_back=8)
-        rows.append(bench_graph(f"random_dag", g, SYNTH, args.repeats if n < 10**6 else 3, nx_max,
+        rows.append(bench_graph("random_dag", g, SYNTH, args.repeats if n < 10**6 else 3, nx_max,
                                 milp_max, b2=False))
     print_table(rows, "synthetic random DAGs (edge_prob 0.2, max_back 8), R_up 5 Gbit/s, R_dn 10 Gbit/s")
 

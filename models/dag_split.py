@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ from slopt.errors import InfeasibleError, SloptError, ValidationError
 from slopt.plan import Plan
 from slopt.profiles import ModelGraph
 from slopt.solvers import SolveResult, solve
-from slopt.validate import check_array, check_int, check_nonneg, check_positive
+from slopt.validate import check_array, check_int, check_positive
 
 __all__ = [
     "DEFAULTS", "SplitInstance", "define_layer_delays", "define_layer_memory", "make_instance",
@@ -1294,7 +1294,8 @@ def method_b2(inst: SplitInstance, *, solver: str | None = None, time_limit: flo
     res = SolveResult("optimal", objective=v, bound=v, gap=0.0, seconds=sec, solver="b2-maxflow",
                       message=("B2 on a macro-chain" if info["fallback"] is None
                                else f"not a macro-chain ({info['reason']}): Algorithm A"))
-    plan = make_plan(inst, x, "b2", sec, res, n_units=info["n_units"], n_subproblems=info.get("n_subproblems", 1))
+    plan = make_plan(inst, x, "b2", sec, res, n_units=info["n_units"],
+                     n_subproblems=info.get("n_subproblems", 1))
     res.objective = plan.objective
     return plan
 
