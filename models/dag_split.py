@@ -844,12 +844,15 @@ def _delay_classes(inst: SplitInstance, mc: MacroChain) -> np.ndarray:
     proposes classes, an element-wise comparison with each class representative makes it exact
     (a mismatching unit gets a class of its own)."""
     r = np.random.default_rng(54321).random(6) + 0.5
-    M = np.stack([inst.tau_dev_s, inst.tau_srv_s, inst.tau_up_s, inst.tau_dn_s, inst.device_pin,
-                  inst.server_pin], axis=1)
-    M[mc.is_exit, 2:4] = 0.0                                  # o_k's own upload is unused in I_k
+    cols = [inst.tau_dev_s, inst.tau_srv_s,
+            np.where(mc.is_exit, 0.0, inst.tau_up_s),        # o_k's own upload is unused in I_k
+            np.where(mc.is_exit, 0.0, inst.tau_dn_s), inst.device_pin, inst.server_pin]
     if not mc.ordered:
-        M = M[mc.order]                                       # rows in unit order
-    proj = np.bincount(mc.unit_sorted, weights=(M @ r) * mc.weight, minlength=mc.k)
+        cols = [c[mc.order] for c in cols]                   # positions in unit order
+    per = r[0] * cols[0]
+    for ri, c in zip(r[1:], cols[1:]):                       # column by column: no BLAS, no
+        per = per + ri * c                                   # reduction along a short axis
+    proj = np.bincount(mc.unit_sorted, weights=per * mc.weight, minlength=mc.k)
     p = mc.exit[np.maximum(np.arange(mc.k) - 1, 0)]
     p_up = np.where(np.arange(mc.k) == 0, -1.0, inst.tau_up_s[p])
     p_dn = np.where(np.arange(mc.k) == 0, -1.0, inst.tau_dn_s[p])
@@ -860,7 +863,9 @@ def _delay_classes(inst: SplitInstance, mc: MacroChain) -> np.ndarray:
     # exact check: each layer against the same local layer of its class representative
     us = mc.unit_sorted
     mate = mc.start[rep[cls[us]]] + mc.local_sorted
-    d = (M != M[mate]).any(axis=1)
+    d = cols[0] != cols[0][mate]
+    for c in cols[1:]:
+        d |= c != c[mate]
     differs = (mc.struct != mc.struct[rep[cls]]) | (p_up != p_up[rep[cls]]) | (p_dn != p_dn[rep[cls]])
     if d.any():
         differs[us[d]] = True
