@@ -669,7 +669,7 @@ def tchebycheff_frequency_hz(A: Any, Gamma: Any, omega_T: float, omega_E: float,
     p = -omega_T * A / a3
     q = -omega_T * Gs / a3
     disc = (q / 2.0) ** 2 + (p / 3.0) ** 3
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         sq = np.sqrt(np.maximum(disc, 0.0))
         one = np.cbrt(-q / 2.0 + sq) + np.cbrt(-q / 2.0 - sq)
         rr = np.sqrt(np.maximum(-p / 3.0, 0.0))
