@@ -358,6 +358,24 @@ def test_equal_bandwidth_milp_agrees(solvers):
             assert np.bincount(x, weights=p, minlength=K).max() == pytest.approx(best, rel=1e-7)
 
 
+@pytest.mark.parametrize("symmetry", ["first-index", "size", "none"])
+def test_symmetry_breaking_keeps_the_optimum(symmetry):
+    """Either symmetry-breaking family (never both) leaves the optimum unchanged (spec §4)."""
+    for seed in range(15):
+        rng = np.random.default_rng(seed)
+        N, K = int(rng.integers(3, 8)), int(rng.integers(2, 4))
+        p = rng.uniform(0.1, 10, N)
+        best = min(np.bincount(x, weights=p, minlength=K).max() for x in gsfl.set_partitions(N, K))
+        x, res = gsfl._solve_makespan(np.repeat(p[:, None], K, 1), K, None, "highs", None, 1e-9, symmetry)
+        assert res.status == "optimal"
+        assert np.bincount(x, weights=p, minlength=K).max() == pytest.approx(best, rel=1e-7)
+    if installed("scip"):
+        inst = tiny(21, n=5, m=3, cut=2)
+        a, C = gsfl.separable(inst, 2)
+        res, _ = gsfl.solve_misocp(a, C, 3, symmetry=symmetry)
+        assert res.objective == pytest.approx(gsfl.brute_force_ac(a, C, 3)[0], rel=1e-6)
+
+
 def test_brute_force_partitions_count():
     from math import comb  # noqa: F401
 
