@@ -144,6 +144,7 @@ SOLVER_EXAMPLES = 500 if FULL else 60
 SOLVERS = installed("highs", "cbc", "glpk")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(len(SOLVERS) < 2, reason="needs HiGHS and CBC or GLPK")
 @settings(max_examples=SOLVER_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(SEEDS)
