@@ -527,3 +527,6 @@ def test_scenario_file_and_random_instance():
     assert inst.N == 5 and inst.h.shape == (4, 5)
     r = C.random_instance(3)
     assert C.card(r).objective > 0
+    shipped_chain = C.load("chain", None, rounds=2)          # any chain profile (VGG-like convs)
+    assert shipped_chain.L == 8 and C.exact(shipped_chain).objective == pytest.approx(
+        C.card(shipped_chain).objective, rel=1e-6)
