@@ -56,7 +56,7 @@ acts = {"gaussian (b=4, s=197, d=768)": np.random.default_rng(0).standard_normal
 try:
     import torch, transformers
     torch.manual_seed(0)
-    cfg = transformers.GPT2Config(n_layer=2, n_embd=128, n_head=4, vocab_size=500, n_positions=64)
+    cfg = transformers.GPT2Config(n_layer=2, n_embd=128, n_head=4, vocab_size=500, n_positions=64, bos_token_id=0, eos_token_id=0)
     gpt = transformers.GPT2Model(cfg).eval()
     with torch.no_grad():
         acts["tiny GPT-2 block 1 (b=8, s=64, d=128)"] = gpt(torch.randint(0, 500, (8, 64)), output_hidden_states=True).hidden_states[1].numpy()

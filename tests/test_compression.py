@@ -114,7 +114,7 @@ def test_real_transformer_activations_vs_eq7():
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     torch.manual_seed(0)
-    cfg = transformers.GPT2Config(n_layer=2, n_embd=128, n_head=4, vocab_size=500, n_positions=64)
+    cfg = transformers.GPT2Config(n_layer=2, n_embd=128, n_head=4, vocab_size=500, n_positions=64, bos_token_id=0, eos_token_id=0)
     model = transformers.GPT2Model(cfg).eval()
     ids = torch.randint(0, 500, (8, 64))
     with torch.no_grad():
