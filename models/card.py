@@ -1326,6 +1326,11 @@ def load(profile: str | ModelGraph | None = None, scenario: str | Scenario | Non
 
             scn = read_scenario(scenario)
         gains = None
+        ignored = sorted(k for k in _SCENARIO_KEYS if k in params)
+        if ignored:
+            raise ValidationError(f"parameter(s) {ignored} describe the built-in §7 scenario and cannot be "
+                                  f"combined with scenario {getattr(scenario, 'name', scenario)!r}; edit the "
+                                  "scenario's devices/channel instead", ignored[0])
         # explicit server keywords override the scenario only when the user passed them
         server_kw = {k: params.get(k) for k in _SERVER_KEYS}
     kw = {k: p[k] for k in _INSTANCE_KEYS if k not in ("rounds", "seed")}

@@ -525,6 +525,8 @@ def test_transformer_profile_with_head_and_rho_none():
 def test_scenario_file_and_random_instance():
     inst = C.load(None, "default", rounds=4)
     assert inst.N == 5 and inst.h.shape == (4, 5)
+    with pytest.raises(ValidationError, match="device_flops"):
+        C.load(None, "default", rounds=4, device_flops=[1e12] * 5)
     r = C.random_instance(3)
     assert C.card(r).objective > 0
     shipped_chain = C.load("chain", None, rounds=2)          # any chain profile (VGG-like convs)
