@@ -789,9 +789,8 @@ def _solve_units(inst: SplitInstance, mc: MacroChain, reps: np.ndarray, backend:
     """
     g = inst.graph
     K = mc.k
-    is_rep = np.zeros(K, dtype=bool)
-    is_rep[reps] = True
-    L = np.flatnonzero(is_rep[mc.unit])
+    L = np.concatenate([mc.order[mc.start[r]:mc.start[r] + mc.size[r]] for r in reps.tolist()])
+    e_in = np.concatenate([mc.eorder[mc.estart[r]:mc.estart[r] + mc.esize[r]] for r in reps.tolist()])
     nL = L.size
     idx = np.full(g.n, -1, dtype=np.int64)
     idx[L] = np.arange(nL)
@@ -799,7 +798,6 @@ def _solve_units(inst: SplitInstance, mc: MacroChain, reps: np.ndarray, backend:
     pid = np.full(K, -1, dtype=np.int64)
     pid[has_p] = nL + np.arange(has_p.size)
     p_layer = mc.exit[has_p - 1]
-    e_in = is_rep[mc.unit[g.dst]]
     s_e, d_e = g.src[e_in], g.dst[e_in]
     entry = mc.unit[s_e] != mc.unit[d_e]
     new_src = np.where(entry, pid[mc.unit[d_e]], idx[s_e])
@@ -913,13 +911,13 @@ def algorithm_b2(inst: SplitInstance, memo: bool = True, backend: str = "ortools
     srv_after = np.concatenate([np.cumsum(srv_u[::-1])[::-1][1:], [0.0]])  # SRV(>k)
     cand = dev_before + I_k + srv_after
     # pins outside unit k rule out candidate k (units before k all-device, after it all-server)
-    srv_unit = np.bincount(mc.unit, weights=inst.server_pin, minlength=K) > 0
-    dev_unit = np.bincount(mc.unit, weights=inst.device_pin, minlength=K) > 0
-    first_srv = int(np.argmax(srv_unit)) if srv_unit.any() else K
-    last_dev = K - 1 - int(np.argmax(dev_unit[::-1])) if dev_unit.any() else -1
+    srv_units = mc.unit[np.flatnonzero(inst.server_pin)]
+    dev_units = mc.unit[np.flatnonzero(inst.device_pin)]
+    first_srv = int(srv_units.min()) if srv_units.size else K
+    last_dev = int(dev_units.max()) if dev_units.size else -1
     ks = np.arange(K)
     cand[(ks > first_srv) | (ks < last_dev)] = np.inf
-    all_dev = float(dev_u.sum()) if not srv_unit.any() else math.inf
+    all_dev = float(dev_u.sum()) if not srv_units.size else math.inf
     k_best = int(np.argmin(cand))
     x = np.zeros(inst.n, dtype=bool)
     if all_dev <= cand[k_best]:
