@@ -781,6 +781,7 @@ def card_decide(inst: CardInstance, *, chunk_elems: int = 1 << 17) -> tuple[np.n
         best_k[sl] = k
         best_f[sl] = np.take_along_axis(f, k[..., None], axis=-1)[..., 0]
         best_J[sl] = Jk
+    best_f = np.where(Gamma[best_k] > 0, best_f, inst.f_min)   # Eq. R-11: Gamma(c) = 0 -> f_min
     return cuts[best_k], best_f, best_J
 
 
