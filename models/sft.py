@@ -47,7 +47,7 @@ from slopt.solvers import solve
 from slopt.solvers.result import SolveResult
 from slopt.validate import check_array, check_int, check_scalar
 
-__all__ = ["SFTInstance", "load", "random_instance", "evaluate", "p2_bisection", "p2_solve", "p2_sqp",
+__all__ = ["SFTInstance", "load", "random_instance", "evaluate", "p2_bisection", "p2_solve", "p2_sqp", "build_p2_pyomo",
            "build_p2_cvxpy", "build_minlp", "alm", "paper", "exact", "exact_minlp", "baseline",
            "expected_delay", "theta_vertices"]
 
@@ -596,6 +596,33 @@ def build_p2_cvxpy(t: np.ndarray, S: np.ndarray, snr: np.ndarray, B_hz: float, r
     cons = [t + cp.multiply(Sm, cp.inv_pos(R)) <= z, cp.sum(x) <= 1]     # P2-U epigraph, C3
     prob = cp.Problem(cp.Minimize(z), cons)
     return prob, x, z
+
+
+def build_p2_pyomo(t: np.ndarray, S: np.ndarray, snr: np.ndarray, B_hz: float, rate_model: str = "shannon"):
+    """P2-U (or P2-D) as a Pyomo NLP (epigraph form of Algorithm 3), scaled units; for SCIP (global)
+    or IPOPT. Returns the model; ``m.z`` is the optimal delay of the phase."""
+    import pyomo.environ as pyo
+
+    t = np.asarray(t, float)
+    Sm = np.asarray(S, float) / 1e6
+    c = np.asarray(snr, float)
+    Bm = B_hz / 1e6
+    m = pyo.ConcreteModel(name="SFT-P2")
+    m.N = pyo.Set(initialize=range(t.size), doc="devices")
+    m.x = pyo.Var(m.N, bounds=(1e-9, 1.0), initialize=1.0 / t.size, doc="band share (C3)")
+    z_hi = float((t + Sm / rate_bps(1.0 / t.size, c, Bm, rate_model)).max())
+    m.z = pyo.Var(bounds=(0.0, z_hi), initialize=z_hi, doc="epigraph of max_n (Eq. 13)")
+
+    def R(n):
+        if rate_model == "fixed-snr":
+            return m.x[n] * Bm * math.log2(1 + c[n])
+        return m.x[n] * Bm * pyo.log(1 + c[n] / m.x[n]) / LN2                 # Eq. 5
+
+    m.delay = pyo.Constraint(m.N, rule=lambda m, n: Sm[n] <= (m.z - t[n]) * R(n),
+                             doc="t_n + S_n / R_n(x_n) <= z (Eq. 13)")
+    m.C3 = pyo.Constraint(expr=sum(m.x[n] for n in m.N) <= 1, doc="C3")
+    m.obj = pyo.Objective(expr=m.z, sense=pyo.minimize)
+    return m
 
 
 # =========================================================================== P1 objective (SAA)

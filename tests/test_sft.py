@@ -103,6 +103,19 @@ def test_claim4_p2_solvers_agree(seed, N):
     assert pi.sum() == pytest.approx(1.0)
 
 
+@requires("scip")
+@pytest.mark.parametrize("seed", range(3))
+def test_p2_pyomo_scip_agrees_with_bisection(seed):
+    """Second solver family for P2: the Pyomo NLP solved globally by SCIP equals bisection (1e-6)."""
+    rng = np.random.default_rng(seed)
+    N = 4
+    t, S, c = rng.uniform(0.05, 0.3, N), rng.uniform(1e6, 3e7, N), rng.uniform(1.0, 1e4, N)
+    zb, _ = sft.p2_bisection(t, S, c, 20e6)
+    res = solve(sft.build_p2_pyomo(t, S, c, 20e6), solver="scip", mip_gap=1e-9)
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(float(zb), rel=1e-6)
+
+
 def test_claim6_fixed_snr_closed_form():
     rng = np.random.default_rng(0)
     N, a, B = 5, 0.2, 10e6
