@@ -191,3 +191,48 @@ def test_result_to_dict_is_json_safe() -> None:
     d = r.to_dict()
     assert set(d) == {"status", "objective", "bound", "gap", "seconds", "solver", "message"}
     json.dumps(d)
+
+
+def market_split_cvxpy(k: int = 5, n: int = 40, seed: int = 1) -> cp.Problem:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 100, (k, n))
+    b = a.sum(1) // 2
+    x, sp, sm = cp.Variable(n, boolean=True), cp.Variable(k, nonneg=True), cp.Variable(k, nonneg=True)
+    return cp.Problem(cp.Minimize(cp.sum(sp + sm) + 1), [a @ x + sp - sm == b])
+
+
+@pytest.mark.parametrize("solver", installed("highs", "scip"))
+def test_time_limit_cvxpy_reports_feasible_with_bound(solver: str) -> None:
+    r = solve(market_split_cvxpy(), solver=solver, time_limit=1.0)
+    assert r.status == "feasible", r
+    assert math.isfinite(r.bound) and r.bound <= r.objective + 1e-9 and r.gap > 0
+
+
+def maximise_market_split() -> pyo.ConcreteModel:
+    m = market_split()
+    m.obj.deactivate()
+    m.max_obj = pyo.Objective(expr=1000 - sum(m.sp[i] + m.sm[i] for i in m.sp), sense=pyo.maximize)
+    return m
+
+
+@pytest.mark.parametrize("solver", installed("highs", "cbc", "scip"))
+def test_time_limit_maximisation_bound_is_above(solver: str) -> None:
+    r = solve(maximise_market_split(), solver=solver, time_limit=1.0)
+    assert r.status == "feasible"
+    assert math.isnan(r.bound) or r.bound >= r.objective - 1e-9
+
+
+@requires("highs")
+def test_unbounded_milp_is_not_called_infeasible() -> None:
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(domain=pyo.Integers, bounds=(0, 5))
+    m.y = pyo.Var()
+    m.c = pyo.Constraint(expr=m.y >= m.x)
+    m.obj = pyo.Objective(expr=m.x - m.y)  # y -> +inf
+    assert solve(m, solver="highs").status == "unbounded"
+
+
+@requires("cp-sat")
+def test_cpsat_gap_is_reported_when_stopping_early() -> None:
+    r = solve(knapsack_cpsat(), solver="cp-sat", mip_gap=0.5)
+    assert r.status == "optimal" and r.gap == pytest.approx(abs(r.objective - r.bound) / abs(r.objective))

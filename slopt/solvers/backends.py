@@ -285,18 +285,26 @@ def _solve_pyomo(m: Any, name: str, time_limit: float | None, mip_gap: float | N
             opt.options[k] = v
     results = opt.solve(m, **kwargs)
     tc = results.solver.termination_condition
-    msg = str(results.solver.message or tc)
+    if tc == TC.infeasibleOrUnbounded and name == "highs":
+        # HiGHS's presolve cannot tell the two apart: ask once more without presolve
+        kwargs["options"] = {**opts, "presolve": "off"}
+        results = opt.solve(m, **kwargs)
+        tc = results.solver.termination_condition
+    msg = str(getattr(results.solver, "termination_message", None) or tc)
     has_solution = len(getattr(results, "solution", [])) > 0
-    if tc in (TC.infeasible,):
+    if tc == TC.infeasible:
         return SolveResult("infeasible", message=msg, raw=results)
-    if tc in (TC.unbounded,):
+    if tc == TC.unbounded:
         return SolveResult("unbounded", message=msg, raw=results)
-    if tc in (TC.infeasibleOrUnbounded,):
-        return SolveResult("infeasible", message=f"infeasible or unbounded ({msg})", raw=results)
+    if tc == TC.infeasibleOrUnbounded:
+        return SolveResult("error", message=f"infeasible or unbounded, undecided ({msg})", raw=results)
+    if tc == TC.intermediateNonInteger:
+        # CBC stopped with a fractional LP point: not a solution of the MIP
+        return SolveResult("no_solution", message=f"stopped without an integer solution ({msg})", raw=results)
     if tc in (TC.optimal, TC.globallyOptimal, TC.locallyOptimal):
         status = "optimal"
     elif has_solution and (tc in (TC.maxTimeLimit, TC.maxIterations, TC.maxEvaluations, TC.userInterrupt,
-                                  TC.feasible, TC.other, TC.intermediateNonInteger)
+                                  TC.feasible, TC.other)
                            or results.solver.status in (SolverStatus.ok, SolverStatus.warning,
                                                          SolverStatus.aborted)):
         status = "feasible"
@@ -310,16 +318,29 @@ def _solve_pyomo(m: Any, name: str, time_limit: float | None, mip_gap: float | N
     value = float(pyo.value(obj))
     lb, ub = results.problem.lower_bound, results.problem.upper_bound
     raw_bound = lb if minimize else ub
+    if name == "cbc" and not minimize and status != "optimal" and raw_bound is not None:
+        raw_bound = -float(lb) if lb is not None and math.isfinite(float(lb)) else raw_bound  # Pyomo's CBC
+        # reader negates the objective of a maximisation but not CBC's "best possible"
     bound = float(raw_bound) if raw_bound is not None and math.isfinite(float(raw_bound)) else math.nan
-    if status == "optimal":
-        if not math.isfinite(bound) or name == "ipopt":
-            bound = value  # proven optimal (IPOPT: locally; see message)
-        gap = relative_gap(value, bound) if mip_gap else 0.0
-        if name == "ipopt":
-            msg = f"locally optimal ({msg})"
-    else:
-        gap = relative_gap(value, bound)
-    return SolveResult(status, objective=value, bound=bound, gap=gap, message=msg, raw=results)
+    if status == "optimal" and (not math.isfinite(bound) or name == "ipopt"):
+        bound = value  # proven optimal (IPOPT: locally; see message)
+    bound, msg = _check_bound_side(value, bound, minimize, msg)
+    if name == "ipopt":
+        msg = f"locally optimal ({msg})"
+    return SolveResult(status, objective=value, bound=bound, gap=_gap(value, bound), message=msg, raw=results)
+
+
+def _gap(value: float, bound: float) -> float:
+    """The relative gap, 0 below floating-point noise."""
+    g = relative_gap(value, bound)
+    return 0.0 if g < 1e-12 else g
+
+
+def _check_bound_side(value: float, bound: float, minimize: bool, msg: str) -> tuple[float, str]:
+    """A bound on the wrong side of the incumbent (beyond 1e-6 relative) is dropped and noted."""
+    if math.isfinite(bound) and (bound - value if minimize else value - bound) > 1e-6 * max(1.0, abs(value)):
+        return math.nan, f"{msg}; solver bound {bound!r} on the wrong side of the objective, dropped"
+    return bound, msg
 
 
 # --------------------------------------------------------------------------- CVXPY
@@ -394,27 +415,29 @@ def _solve_cvxpy(prob: Any, name: str, time_limit: float | None, mip_gap: float 
         return SolveResult("no_solution" if st in (cp.USER_LIMIT, cp.OPTIMAL_INACCURATE) else "error",
                            message=f"{st}: no feasible incumbent", raw=prob)
     value = float(value)
-    bound = math.nan
     stats = getattr(prob, "solver_stats", None)
     extra = getattr(stats, "extra_stats", None)
-    if name == "scip" and extra is not None and hasattr(extra, "getDualbound"):
-        bound = float(extra.getDualbound())
-    elif name == "highs" and isinstance(extra, dict) and "mip_dual_bound" in extra:
-        bound = float(extra["mip_dual_bound"])
-    if st == cp.OPTIMAL:
-        status = "optimal"
-        if not math.isfinite(bound):
-            bound = value
-        gap = relative_gap(value, bound) if mip_gap else 0.0
-    elif st == cp.OPTIMAL_INACCURATE:
-        status, gap = "optimal", 0.0
-        bound = value if not math.isfinite(bound) else bound
+    status = "optimal" if st in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) else "feasible"
+    limit_hit = False
+    # primal - dual in the solver's own (minimisation) sense; CVXPY negates maximisations and
+    # drops constants, so the bound is rebuilt from this difference
+    diff = math.nan
+    if name == "scip" and isinstance(extra, dict) and extra.get("model") is not None:
+        mdl = extra["model"]
+        diff = float(mdl.getPrimalbound()) - float(mdl.getDualbound())
+        limit_hit = str(extra.get("scip_status")) in ("timelimit", "nodelimit", "totalnodelimit",
+                                                         "stallnodelimit", "memlimit", "gaplimit",
+                                                         "sollimit", "bestsollimit", "userinterrupt")
+    elif name == "highs" and prob.is_mixed_integer() and hasattr(extra, "mip_dual_bound"):
+        diff = float(extra.objective_function_value) - float(extra.mip_dual_bound)
+    if limit_hit:
+        status = "feasible"  # CVXPY maps SCIP's limits to OPTIMAL_INACCURATE
+    if math.isfinite(diff):
+        bound = value - max(diff, 0.0) if minimize else value + max(diff, 0.0)
     else:
-        status = "feasible"
-        gap = relative_gap(value, bound)
-    if not minimize and math.isfinite(bound) and status == "optimal":
-        gap = relative_gap(value, bound) if mip_gap else 0.0
-    return SolveResult(status, objective=value, bound=bound, gap=gap, message=str(st), raw=prob)
+        bound = value if status == "optimal" else math.nan
+    msg = str(st) + (f" (SCIP: {extra.get('scip_status')})" if limit_hit else "")
+    return SolveResult(status, objective=value, bound=bound, gap=_gap(value, bound), message=msg, raw=prob)
 
 
 # --------------------------------------------------------------------------- CP-SAT
@@ -434,9 +457,8 @@ def _solve_cpsat(model: Any, time_limit: float | None, mip_gap: float | None,
     st = s.solve(model)
     name = s.status_name(st)
     if st == cp_model.OPTIMAL:
-        v = float(s.objective_value)
-        return SolveResult("optimal", objective=v, bound=float(s.best_objective_bound), gap=0.0,
-                           message=name, raw=s)
+        v, bnd = float(s.objective_value), float(s.best_objective_bound)
+        return SolveResult("optimal", objective=v, bound=bnd, gap=_gap(v, bnd), message=name, raw=s)
     if st == cp_model.FEASIBLE:
         v, bnd = float(s.objective_value), float(s.best_objective_bound)
         return SolveResult("feasible", objective=v, bound=bnd, gap=relative_gap(v, bnd), message=name, raw=s)
