@@ -61,6 +61,21 @@ cells = [
          "print(f'f* = {f_star / 1e9:.3f} GHz, f_max = {inst.f_max / 1e9:.2f} GHz; '\n"
          "      f'53.1 % would need f*/f_max = {np.sqrt(1 - 0.531):.3f}, ours is {f_star / inst.f_max:.3f}')\n"
          "headline.style.format({'paper': '{:.1%}', 'ours': '{:.1%}'})"),
+    md("## Delay and server energy per scheme against the bandwidth\n\n"
+       "Plot families 1 and 2 of spec §9: the same schemes while the (time-shared) band B^U = B^D sweeps "
+       "5-80 MHz."),
+    code("bw = [5e6, 10e6, 20e6, 40e6, 80e6]\n"
+         "sweep = pd.concat([C.compare_schemes(C.load(None, None, rounds=ROUNDS, bandwidth_hz=b)).assign(bandwidth_mhz=b / 1e6)\n"
+         "                   for b in bw], ignore_index=True)\n"
+         "fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))\n"
+         "for name, g in sweep.groupby('scheme'):\n"
+         "    axes[0].plot(g.bandwidth_mhz, g.delay_s, 'o-', label=name)\n"
+         "    axes[1].plot(g.bandwidth_mhz, g.server_energy_j, 'o-', label=name)\n"
+         "for ax, lab in zip(axes, ['mean training delay per turn (s)', 'mean server energy per turn (J)']):\n"
+         "    ax.set_xscale('log'); ax.set_xlabel('bandwidth (MHz)'); ax.set_ylabel(lab); ax.grid(alpha=0.3)\n"
+         "axes[0].set_yscale('log'); axes[1].legend(fontsize=7)\n"
+         "plt.tight_layout()\n"
+         "sweep.pivot_table(index='bandwidth_mhz', columns='scheme', values='delay_s').round(2)"),
     md("## Delay-energy trade-off (weighted-sum front)\n\n"
        "omega_E sweeps [1e-4, 1e-1] s/J with omega_T = 1 (spec §7). Each point is CARD's mean delay and "
        "server energy; the squares are the baselines at the default weights."),
