@@ -1231,7 +1231,8 @@ def plot_pareto(front: pd.DataFrame, ax: Any = None, schemes: pd.DataFrame | Non
     ax.plot(front["delay_s"], front["server_energy_j"], "o-", ms=3, label="CARD, omega_E sweep")
     if schemes is not None:
         for _, r in schemes.iterrows():
-            ax.plot(r["delay_s"], r["server_energy_j"], "s", label=r["scheme"])
+            label = "CARD, default weights" if r["scheme"] == "paper" else r["scheme"]
+            ax.plot(r["delay_s"], r["server_energy_j"], "s", label=label)
     ax.set_xlabel("mean training delay per turn (s)")
     ax.set_ylabel("mean server energy per turn (J)")
     ax.set_title("CARD delay-energy trade-off")
