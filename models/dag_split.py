@@ -838,23 +838,21 @@ def _solve_units(inst: SplitInstance, mc: MacroChain, reps: np.ndarray, backend:
 
 def _delay_classes(inst: SplitInstance, mc: MacroChain) -> np.ndarray:
     """Memo classes of B2 (spec §5.3 line 1): units with the same structure, the same per-layer
-    delays and pins, and the same tau_com of p_k share a class. O(n) numpy: a random projection
+    tau_dev, tau_srv, tau_com and pins, and the same tau_com of p_k share a class (I_k and its
+    split depend on nothing else). O(n) numpy: a random projection
     proposes classes, an element-wise comparison with each class representative makes it exact
     (a mismatching unit gets a class of its own)."""
-    r = np.random.default_rng(54321).random(6) + 0.5
-    cols = [inst.tau_dev_s, inst.tau_srv_s,
-            np.where(mc.is_exit, 0.0, inst.tau_up_s),        # o_k's own upload is unused in I_k
-            np.where(mc.is_exit, 0.0, inst.tau_dn_s), inst.device_pin, inst.server_pin]
+    r = np.random.default_rng(54321).random(4) + 0.5
+    # I_k depends on tau_com = tau_up + tau_dn only; o_k's own upload is unused in I_k
+    cols = [inst.tau_dev_s, inst.tau_srv_s, np.where(mc.is_exit, 0.0, inst.tau_com_s),
+            inst.device_pin + 2.0 * inst.server_pin]
     if not mc.ordered:
         cols = [c[mc.order] for c in cols]                   # positions in unit order
-    per = r[0] * cols[0]
-    for ri, c in zip(r[1:], cols[1:]):                       # column by column: no BLAS, no
-        per = per + ri * c                                   # reduction along a short axis
+    per = r[0] * cols[0] + r[1] * cols[1] + r[2] * cols[2] + r[3] * cols[3]
     proj = np.bincount(mc.unit_sorted, weights=per * mc.weight, minlength=mc.k)
     p = mc.exit[np.maximum(np.arange(mc.k) - 1, 0)]
-    p_up = np.where(np.arange(mc.k) == 0, -1.0, inst.tau_up_s[p])
-    p_dn = np.where(np.arange(mc.k) == 0, -1.0, inst.tau_dn_s[p])
-    key = proj + 0.6180339887 * mc.struct + 1.2345678 * p_up + 0.987654 * p_dn
+    p_com = np.where(np.arange(mc.k) == 0, -1.0, inst.tau_com_s[p])
+    key = proj + 0.6180339887 * mc.struct + 1.2345678 * p_com
     cls, _ = pd.factorize(key)
     rep = np.zeros(cls.max() + 1, dtype=np.int64)
     rep[cls[::-1]] = np.arange(mc.k)[::-1]
@@ -864,7 +862,7 @@ def _delay_classes(inst: SplitInstance, mc: MacroChain) -> np.ndarray:
     d = cols[0] != cols[0][mate]
     for c in cols[1:]:
         d |= c != c[mate]
-    differs = (mc.struct != mc.struct[rep[cls]]) | (p_up != p_up[rep[cls]]) | (p_dn != p_dn[rep[cls]])
+    differs = (mc.struct != mc.struct[rep[cls]]) | (p_com != p_com[rep[cls]])
     if d.any():
         differs[us[d]] = True
     if differs.any():
