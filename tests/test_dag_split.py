@@ -468,3 +468,18 @@ def test_dynamic_study_small():
     _, s2 = ds.dynamic_study(g, n_slots=4, protocol="overhead", process="gauss-markov",
                              methods=("a", "device-only"))
     assert (s2.mean_delay_s > 0).all()
+
+
+def test_b2_memo_is_exact_even_when_the_projection_collides(monkeypatch):
+    """Force every unit into one proposed structure / memo class: the element-wise checks must
+    split them again (covers the exactness fallback of macro_chain and _delay_classes)."""
+    import pandas as pd
+
+    real = pd.factorize
+    monkeypatch.setattr(ds.pd, "factorize",
+                        lambda key, *a, **k: (np.zeros(len(key), dtype=np.int64), real(key)[1][:1]))
+    for seed in range(30):
+        inst = macro_chain_instance(seed, pins=False)
+        x, _ = ds.algorithm_a(inst)
+        xb, tb, info = ds.algorithm_b2(inst, strict=True)
+        assert close(ds.evaluate(inst, xb)["delay_s"], ds.evaluate(inst, x)["delay_s"])
