@@ -84,7 +84,8 @@ def flag_disagreements(df: pd.DataFrame, tol: float = 1e-6) -> pd.DataFrame:
     (the largest lower bound of a minimisation); first-order solvers (SCS, OSQP) are checked
     against it but do not set it. A row is flagged when it claims optimality but its objective is
     further from that bound than ``max(tol, mip_gap)`` (relative), or when its objective beats the
-    proven bound (an infeasible or wrong answer).
+    proven bound (an infeasible or wrong answer), or when it answers infeasible / unbounded /
+    no solution / error while another backend proved an optimum.
     """
     df = df.copy()
     df["best_bound"] = np.nan
@@ -102,6 +103,10 @@ def flag_disagreements(df: pd.DataFrame, tol: float = 1e-6) -> pd.DataFrame:
         best = float(bounds.max()) * sense
         df.loc[grp.index, "best_bound"] = best
         scale = max(abs(best), 1e-9)
+        proven = (ok["status"] == "optimal").any()
+        for i, row in grp.iterrows():
+            if row["status"] in ("infeasible", "unbounded", "no_solution", "error") and proven:
+                df.loc[i, "flag"] = f"{row['status']} while another backend proved an optimum"
         for i, row in ok.iterrows():
             obj = float(row["objective"])
             allowed = max(tol, float(row["gap"]) if math.isfinite(row["gap"]) else 0.0) + tol
@@ -144,6 +149,9 @@ def compare(
         raise ValidationError(f"problem {problem!r} registers no formulations to compare", "problem")
     installed = [r["solver"] for r in available_solvers() if r["available"]]
     solvers = list(solvers) if solvers else installed
+    from slopt.solvers.backends import _ALIASES
+
+    solvers = [_ALIASES.get(s.lower(), s.lower()) for s in solvers]
     for s in solvers:
         if s not in BACKENDS:
             raise SolverNotAvailable(f"unknown solver {s!r}; known: {', '.join(BACKENDS)}")

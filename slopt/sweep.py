@@ -14,7 +14,7 @@ A sweep spec (YAML or dict)::
 
 Every point has a stable id (a hash of problem, method, parameters and seed). Results are written
 as they complete, in parts (``part-<n>.parquet``); a rerun reads the parts and skips completed
-points (resumable). A failing point is recorded with its error and never stops the others. On
+points (resumable) and tries failed points again. A failing point is recorded with its error and never stops the others. On
 Dask, a killed worker loses only its unfinished points, which the scheduler retries.
 """
 
@@ -136,7 +136,7 @@ def read_results(output: str | Path) -> pd.DataFrame:
     parts = sorted(out.glob("part-*.parquet")) + sorted(out.glob("part-*.csv"))
     if not parts:
         return pd.DataFrame()
-    frames = [pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p) for p in parts]
+    frames = [pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, dtype={"id": str}) for p in parts]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -198,7 +198,8 @@ def sweep(
     spec = spec if isinstance(spec, SweepSpec) else SweepSpec.load(spec)
     out = Path(spec["output"])
     done = read_results(out)
-    done_ids = set(done["id"]) if not done.empty else set()
+    # completed points are skipped; failed ones are tried again
+    done_ids = set(done.loc[done["status"] != "error", "id"]) if not done.empty else set()
     todo = [p for p in points(spec) if p["id"] not in done_ids]
     writer = _Writer(out, spec["format"])
     batch_size = int(spec.get("batch_size") or max(1, min(25, len(todo) // (8 * max(n_workers, 1)) or 1)))
@@ -245,9 +246,16 @@ def _run_dask(todo: list[dict[str, Any]], batch_size: int, scheduler: str | None
                                dashboard_address=None)
         client = Client(cluster)
     try:
-        futures = [client.submit(run_points, b, pure=False, retries=2) for b in _batches(todo, batch_size)]
-        for fut in as_completed(futures):
-            consume(fut.result())
+        batches = {client.submit(run_points, b, pure=False, retries=2): b for b in _batches(todo, batch_size)}
+        for fut in as_completed(list(batches)):
+            try:
+                rows = fut.result()
+            except Exception as exc:  # e.g. KilledWorker after the retries: record, go on
+                rows = [{"id": p["id"], "problem": p["problem"], "method": p["method"], "seed": p["seed"],
+                         **{f"param.{k}": v for k, v in p["params"].items()}, "status": "error",
+                         "objective": float("nan"), "error": f"{type(exc).__name__}: {exc}", "seconds": 0.0}
+                        for p in batches[fut]]
+            consume(rows)
     finally:
         client.close()
         if cluster is not None:

@@ -153,3 +153,14 @@ def test_large_graph_loads_from_arrays() -> None:
     idx = np.arange(n - 1)
     g = ModelGraph(**cols(n), src=idx, dst=idx + 1)
     assert g.is_chain and g.n == n
+
+
+def test_edge_list_errors() -> None:
+    with pytest.raises(ValidationError, match="duplicate edge 'a' -> 'b'"):
+        ModelGraph(**cols(2), names=["a", "b"], src=[0, 0], dst=[1, 1])
+    with pytest.raises(ValidationError, match="src of edge 0 is 0.7"):
+        ModelGraph(**cols(2), src=[0.7], dst=[1])
+    G = nx.DiGraph()
+    G.add_node("x", forward_flop=1.0, backward_flop=1.0, param_bytes=1.0, activation_byte=1.0)
+    with pytest.raises(ValidationError, match="activation_bytes missing on every vertex"):
+        ModelGraph.from_networkx(G)

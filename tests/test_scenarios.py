@@ -96,3 +96,26 @@ def test_file_errors_name_file_and_field(tmp_path) -> None:
     p.write_text("devices:\n- {name: a, compute_flop: 1}\nservers: []\nchannel: {uplink_bandwidth_hz: 1e6}\n")
     with pytest.raises(ValidationError, match=r"devices\[0\] has unknown field"):
         read(p)
+
+
+def test_yaml_exponent_strings_become_floats(tmp_path) -> None:
+    p = tmp_path / "s.yaml"
+    # PyYAML reads 5e11 (no dot) as a string: the dataclasses convert and check it
+    p.write_text("devices:\n- {name: a, compute_flops: 5e11, memory_bytes: inf}\nservers:\n"
+                 "- {name: s, compute_flops: 1e13}\nchannel: {uplink_bandwidth_hz: 20e6}\nlinks: null\n")
+    s = read(p)
+    assert s.devices[0].compute_flops == 5e11 and isinstance(s.devices[0].compute_flops, float)
+    assert s.channel.uplink_bandwidth_hz == 20e6 and math.isinf(s.devices[0].memory_bytes)
+
+
+def test_more_validation() -> None:
+    with pytest.raises(ValidationError, match="position_m must be an"):
+        Device("a", 1e9, position_m=(1.0, 2.0, 3.0))
+    with pytest.raises(ValidationError, match="path_loss.slope_db is nan"):
+        PathLoss(slope_db=float("nan"))
+    with pytest.raises(ValidationError, match="path_loss.reference_m"):
+        PathLoss(reference_m=0.0)
+    with pytest.raises(ValidationError, match="must be a number, got True"):
+        Device("a", True)
+    with pytest.raises(ValidationError, match="'devices' must be a list"):
+        Scenario.from_dict({"devices": None, "servers": [], "channel": {"uplink_bandwidth_hz": 1e6}})

@@ -150,10 +150,14 @@ class ModelGraph:
                 raise ValidationError(f"block: expected {n} labels, got {block.shape[0]}", "block")
         self.block: np.ndarray | None = block
         try:
-            s = np.asarray(src, dtype=np.int64).reshape(-1)
-            d = np.asarray(dst, dtype=np.int64).reshape(-1)
+            s_raw, d_raw = np.asarray(src).reshape(-1), np.asarray(dst).reshape(-1)
+            s, d = s_raw.astype(np.int64), d_raw.astype(np.int64)
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"src/dst: edges must be vertex indices ({exc})", "edges") from exc
+        for raw, ints, end in ((s_raw, s, "src"), (d_raw, d, "dst")):
+            if raw.dtype.kind == "f" and raw.size and not np.array_equal(raw, ints):
+                i = int(np.flatnonzero(raw != ints)[0])
+                raise ValidationError(f"edges: {end} of edge {i} is {float(raw[i])!r}, not a vertex index", "edges")
         if s.shape != d.shape:
             raise ValidationError(f"edges: src has {s.size} entries but dst has {d.size}", "edges")
         self._edges = _Edges(s, d)
@@ -193,8 +197,10 @@ class ModelGraph:
             return np.array([data[v][key] for v in nodes], dtype=np.float64)
 
         cols = {}
-        for key in COLUMNS:
-            c = column(key, None if key == "trainable_param_bytes" else 0.0)
+        for key in COLUMNS:  # trainable_param_bytes defaults to param_bytes; the others are required
+            c = column(key, None)
+            if c is None and key != "trainable_param_bytes":
+                raise ValidationError(f"{key} missing on every vertex (node attribute {key!r})", key)
             if c is not None:
                 cols[key] = c
         extra = {k: column(k, None) for k in UNITS if k not in COLUMNS}
@@ -263,6 +269,11 @@ class ModelGraph:
             if loop.any():
                 i = int(np.flatnonzero(loop)[0])
                 raise ValidationError(f"edges: self-loop on vertex {self.names[int(s[i])]!r}", "edges")
+            srt = np.sort(s * n + d)
+            if (np.diff(srt) == 0).any():
+                k = int(srt[np.flatnonzero(np.diff(srt) == 0)[0]])
+                raise ValidationError(f"edges: duplicate edge {self.names[k // n]!r} -> {self.names[k % n]!r}",
+                                      "edges")
             if not (s < d).all():
                 cycle = self._find_cycle()
                 if cycle is not None:

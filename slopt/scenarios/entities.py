@@ -32,14 +32,29 @@ __all__ = ["Device", "Server", "Channel", "Link", "Scenario", "ChannelSnapshot"]
 INF = math.inf
 
 
-def _check(owner: str, name: str, value: Any, *, positive: bool = False, optional: bool = False,
+def _check(obj: Any, owner: str, name: str, *, positive: bool = False, optional: bool = False,
            allow_inf: bool = False, unit: str = "") -> None:
+    """Validate ``obj.name`` and store it back as a float (YAML may hand over ``'5e11'`` strings)."""
+    value = getattr(obj, name)
     if value is None and optional:
         return
     fld = f"{owner}.{name}"
-    if allow_inf and value == INF:
+    if isinstance(value, bool):
+        raise ValidationError(f"{fld} must be a number, got {value!r}", name)
+    if allow_inf and value in (INF, "inf", ".inf", "Infinity"):
+        object.__setattr__(obj, name, INF)
         return
-    (check_positive if positive else check_nonneg)(fld, value, unit)
+    object.__setattr__(obj, name, (check_positive if positive else check_nonneg)(fld, value, unit))
+
+
+def _check_position(obj: Any, owner: str) -> None:
+    pos = obj.position_m
+    if pos is None:
+        return
+    if not isinstance(pos, (tuple, list)) or len(pos) != 2:
+        raise ValidationError(f"{owner}.position_m must be an (x, y) pair in metres, got {pos!r}", "position_m")
+    object.__setattr__(obj, "position_m", tuple(check_scalar(f"{owner}.position_m[{k}]", x, unit="m")
+                                                 for k, x in enumerate(pos)))
 
 
 @dataclass(frozen=True)
@@ -72,17 +87,15 @@ class Device:
 
     def __post_init__(self) -> None:
         o = f"device {self.name!r}"
-        _check(o, "compute_flops", self.compute_flops, positive=True, unit="FLOP/s")
-        _check(o, "memory_bytes", self.memory_bytes, positive=True, allow_inf=True, unit="bytes")
-        _check(o, "tx_power_w", self.tx_power_w, unit="W")
-        _check(o, "distance_m", self.distance_m, positive=True, unit="m")
-        check_int(f"{o}.n_samples", self.n_samples, lo=0)
-        _check(o, "clock_hz", self.clock_hz, positive=True, optional=True, unit="Hz")
-        _check(o, "flop_per_cycle", self.flop_per_cycle, positive=True, optional=True, unit="FLOP/cycle")
-        _check(o, "kappa", self.kappa, optional=True, unit="J s^2/cycle^3")
-        if self.position_m is not None:
-            for k, x in enumerate(self.position_m):
-                check_scalar(f"{o}.position_m[{k}]", x, unit="m")
+        _check(self, o, "compute_flops", positive=True, unit="FLOP/s")
+        _check(self, o, "memory_bytes", positive=True, allow_inf=True, unit="bytes")
+        _check(self, o, "tx_power_w", unit="W")
+        _check(self, o, "distance_m", positive=True, unit="m")
+        object.__setattr__(self, "n_samples", check_int(f"{o}.n_samples", self.n_samples, lo=0))
+        _check(self, o, "clock_hz", positive=True, optional=True, unit="Hz")
+        _check(self, o, "flop_per_cycle", positive=True, optional=True, unit="FLOP/cycle")
+        _check(self, o, "kappa", optional=True, unit="J s^2/cycle^3")
+        _check_position(self, o)
 
 
 @dataclass(frozen=True)
@@ -115,15 +128,16 @@ class Server:
 
     def __post_init__(self) -> None:
         o = f"server {self.name!r}"
-        _check(o, "compute_flops", self.compute_flops, positive=True, unit="FLOP/s")
-        _check(o, "memory_bytes", self.memory_bytes, positive=True, allow_inf=True, unit="bytes")
-        _check(o, "tx_power_w", self.tx_power_w, unit="W")
+        _check(self, o, "compute_flops", positive=True, unit="FLOP/s")
+        _check(self, o, "memory_bytes", positive=True, allow_inf=True, unit="bytes")
+        _check(self, o, "tx_power_w", unit="W")
+        _check_position(self, o)
         if self.tier not in ("edge", "cloud"):
             raise ValidationError(f"{o}.tier is {self.tier!r}; it must be 'edge' or 'cloud'", "tier")
-        _check(o, "clock_hz_min", self.clock_hz_min, positive=True, optional=True, unit="Hz")
-        _check(o, "clock_hz_max", self.clock_hz_max, positive=True, optional=True, unit="Hz")
-        _check(o, "flop_per_cycle", self.flop_per_cycle, positive=True, optional=True, unit="FLOP/cycle")
-        _check(o, "kappa", self.kappa, optional=True, unit="J s^2/cycle^3")
+        _check(self, o, "clock_hz_min", positive=True, optional=True, unit="Hz")
+        _check(self, o, "clock_hz_max", positive=True, optional=True, unit="Hz")
+        _check(self, o, "flop_per_cycle", positive=True, optional=True, unit="FLOP/cycle")
+        _check(self, o, "kappa", optional=True, unit="J s^2/cycle^3")
         if (self.clock_hz_min is not None and self.clock_hz_max is not None
                 and self.clock_hz_min > self.clock_hz_max):
             raise ValidationError(
@@ -152,14 +166,15 @@ class Channel:
     fading_floor: float = 0.0
 
     def __post_init__(self) -> None:
-        check_positive("channel.uplink_bandwidth_hz", self.uplink_bandwidth_hz, "Hz")
+        _check(self, "channel", "uplink_bandwidth_hz", positive=True, unit="Hz")
         if self.downlink_bandwidth_hz is None:
             object.__setattr__(self, "downlink_bandwidth_hz", self.uplink_bandwidth_hz)
-        check_positive("channel.downlink_bandwidth_hz", self.downlink_bandwidth_hz, "Hz")
-        check_scalar("channel.noise_psd_dbm_hz", self.noise_psd_dbm_hz, unit="dBm/Hz")
+        _check(self, "channel", "downlink_bandwidth_hz", positive=True, unit="Hz")
+        object.__setattr__(self, "noise_psd_dbm_hz",
+                           check_scalar("channel.noise_psd_dbm_hz", self.noise_psd_dbm_hz, unit="dBm/Hz"))
         if self.fading not in ("rayleigh", "none"):
             raise ValidationError(f"channel.fading is {self.fading!r}; use 'rayleigh' or 'none'", "fading")
-        check_nonneg("channel.fading_floor", self.fading_floor)
+        _check(self, "channel", "fading_floor")
         if isinstance(self.path_loss, dict):
             object.__setattr__(self, "path_loss", PathLoss(**self.path_loss))
 
@@ -178,7 +193,7 @@ class Link:
     rate_bps: float
 
     def __post_init__(self) -> None:
-        check_positive(f"link {self.src!r}->{self.dst!r}.rate_bps", self.rate_bps, "bit/s")
+        _check(self, f"link {self.src!r}->{self.dst!r}", "rate_bps", positive=True, unit="bit/s")
 
 
 @dataclass(frozen=True)
@@ -407,6 +422,14 @@ class Scenario:
             except TypeError as exc:
                 raise ValidationError(f"{source}: {where}: {exc}", where) from exc
 
+        for key in ("devices", "servers"):
+            if key in data and not isinstance(data[key], list):
+                raise ValidationError(f"{source}: field {key!r} must be a list, got {data[key]!r}", key)
+        if data.get("links") is None:
+            data = {**data, "links": []}
+        if "channel" in data and not isinstance(data["channel"], dict):
+            raise ValidationError(f"{source}: field 'channel' must be a mapping, got {data['channel']!r}",
+                                  "channel")
         try:
             ch = dict(data["channel"])
             if "path_loss" in ch:

@@ -67,6 +67,13 @@ class PathLoss:
     slope_db: float = 37.6
     reference_m: float = 1000.0
 
+    def __post_init__(self) -> None:
+        from slopt.validate import check_positive, check_scalar
+
+        object.__setattr__(self, "intercept_db", check_scalar("path_loss.intercept_db", self.intercept_db, unit="dB"))
+        object.__setattr__(self, "slope_db", check_scalar("path_loss.slope_db", self.slope_db, lo=0.0, unit="dB"))
+        object.__setattr__(self, "reference_m", check_positive("path_loss.reference_m", self.reference_m, "m"))
+
     def loss_db(self, distance_m: float | np.ndarray) -> np.ndarray:
         """Path loss in dB at ``distance_m`` metres."""
         d = np.asarray(distance_m, dtype=float)
