@@ -1048,9 +1048,10 @@ def exact(inst: CardInstance, *, solver: str | None = None, time_limit: float | 
 
     * ``enumeration`` (default): (a) for every turn and cut in one DCP problem (Clarabel by
       default), then the exhaustive outer search over cuts (spec §4.3(a), exact);
-    * ``misocp`` / ``minlp``: (b) / (c) solved per turn with SCIP (small horizons: about 0.1 s
-      per turn).
-    The plan's objective is re-evaluated with :func:`evaluate`.
+    * ``misocp`` / ``minlp``: (b) / (c) solved per turn with SCIP (small horizons: about 1 s /
+      0.3 s per turn at L = 32); ``time_limit`` and ``mip_gap`` apply to each per-turn solve.
+    The plan's objective is re-evaluated with :func:`evaluate`; ``plan.solve`` carries the
+    solver's own value of P0 (mean of the per-turn optima).
     """
     t0 = time.perf_counter()
     if inst.exact_formulation == "enumeration":
