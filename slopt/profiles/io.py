@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from slopt.profiles.graph import COLUMNS, UNITS, ModelGraph, _names_to_index
 __all__ = ["read", "write", "to_dict", "from_dict", "FORMAT", "shipped", "load_shipped"]
 
 FORMAT = "slopt.profile/1"
-DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "profiles"
+DATA_DIR = Path(str(resources.files("slopt.data"))) / "profiles"  # top-level data/, packaged as slopt.data
 
 
 def to_dict(graph: ModelGraph) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -12,7 +13,7 @@ from slopt.scenarios.entities import Scenario
 
 __all__ = ["read", "write", "shipped", "DATA_DIR"]
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "scenarios"
+DATA_DIR = Path(str(resources.files("slopt.data"))) / "scenarios"  # top-level data/, packaged as slopt.data
 
 
 def read(path: str | Path) -> Scenario:

@@ -1,0 +1,1 @@
+"""Shipped data: profiles/ (model profiles, JSON) and scenarios/ (YAML), packaged as ``slopt.data``."""
