@@ -131,7 +131,8 @@ def demo(
                 plan = p.run(method, time_limit=time_limit)
                 r = plan.to_frame().iloc[0].to_dict()
                 rows.append({k: r.get(k) for k in ("problem", "method", "status", "objective", "seconds")}
-                            | {"summary": p.summary})
+                            | {"solver": plan.solve.solver if plan.solve is not None else "—",
+                               "summary": p.summary})
             except SloptError as exc:
                 rows.append({"problem": name, "method": method, "status": f"error: {exc}"})
         demo_plot = p.extra.get("demo_plot")
