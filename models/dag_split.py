@@ -1353,8 +1353,15 @@ method_device_only = _method_simple("device-only", device_only, "D = V (§8.6)")
 method_minimal_device = _method_simple("server-only", minimal_device,
                                        "D = inputs + ancestors of device pins (§8.6)")
 
+def method_paper(inst: SplitInstance, **kw: Any) -> Plan:
+    """The paper's method: Algorithm A with the compiled max-flow (plan.method = "paper")."""
+    plan = method_a(inst, **kw)
+    plan.method = "paper"
+    return plan
+
+
 METHODS: dict[str, Any] = {
-    "paper": method_a,
+    "paper": method_paper,
     "exact": method_exact,
     "a": method_a,
     "a-networkx": method_a_networkx,

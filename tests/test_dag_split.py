@@ -107,8 +107,9 @@ def random_dag_instance(seed: int, max_n: int = 12, pins: bool = True, check: bo
         v = rng.uniform(0, 1, n) * 10.0 ** rng.uniform(-6, 3, n)
         return np.where(rng.random(n) < 0.2, 0.0, v) if kind == 2 else v
 
-    server_pins = np.flatnonzero(rng.random(n) < 0.1) if pins else None
-    device_pins = np.flatnonzero(rng.random(n) < 0.1) if pins else None
+    # pins on about a third of the instances (so that contradictory pins stay a minority)
+    server_pins = np.flatnonzero(rng.random(n) < 0.15) if pins and rng.random() < 0.3 else None
+    device_pins = np.flatnonzero(rng.random(n) < 0.15) if pins and rng.random() < 0.3 else None
     return ds.instance_from_delays(n, src, dst, tau_dev_s=delays(), tau_srv_s=delays(),
                                    tau_com_s=delays(), tau_dn_s=delays(), server_pins=server_pins,
                                    device_pins=device_pins, pin_inputs=bool(rng.random() < 0.9),
@@ -118,11 +119,13 @@ def random_dag_instance(seed: int, max_n: int = 12, pins: bool = True, check: bo
 SEEDS = st.integers(0, 2**32 - 1)
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(SEEDS)
 def test_a_both_backends_equal_brute_force(seed):
-    """Claim 6.1 on >= 500 random DAGs: A (OR-Tools and networkx) = brute force to 1e-9, the split
-    is feasible and evaluate() of it equals the cut value; contradictory pins raise."""
+    """Claim 6.1 on 600 random DAGs (about 10 % with contradictory pins, so >= 500 are compared):
+    A (OR-Tools, networkx, and the netted network) = brute force to 1e-9, the split is feasible
+    and evaluate() of it equals the cut value; contradictory pins raise, and then brute force
+    confirms that no feasible split exists."""
     try:
         inst = random_dag_instance(seed)
     except InfeasibleError:
