@@ -941,7 +941,7 @@ class ALMResult:
 
 def alm(inst: SFTInstance, *, mu0: float = 10.0, growth: float = 10.0, mu_max: float = 1e6, eps_feas: float = 1e-4,
         eps_rel: float = 1e-4, max_outer: int = 50, fixed_theta: np.ndarray | None = None,
-        polish: bool | None = None) -> ALMResult:
+        polish: bool | None = None, pair_moves_max: int = 6) -> ALMResult:
     """Algorithm 2 (LargeTimescaleALM): PHR augmented Lagrangian on the relaxed P1, then the
     integer recovery of step 6 (floor, re-optimised theta*(l), greedy +-1 search on l).
 
@@ -1030,24 +1030,56 @@ def alm(inst: SFTInstance, *, mu0: float = 10.0, growth: float = 10.0, mu_max: f
         J = float(expected_delay(inst, th, l_int)[0])
         rescore = lambda ll, th_w: (th, float(expected_delay(inst, th, ll)[0]))  # noqa: E731
     else:
-        rescore = lambda ll, th_w: theta_star(inst, ll, th_w, polish=polish)  # noqa: E731
+        rescore = lambda ll, th_w: theta_star(inst, ll, th_w, polish=polish, exhaustive=N <= 6)  # noqa: E731
         th, J = rescore(l_int, np.clip(th_rel, lb, 1))
-    rec = [{"step": 0, "blocks": l_int.astype(int).tolist(), "J_s": J}]
+    rec = [{"step": 0, "move": "floor", "blocks": l_int.astype(int).tolist(), "J_s": J}]
     moves = [np.full(N, s) for s in (1, -1)] if common else \
         [s * np.eye(N)[n] for n in range(N) for s in (1, -1)]
-    while True:
-        best = None
-        for mv in moves:
-            l2 = l_int + mv
-            if (l2 < 1).any() or (l2 > cap).any():
-                continue
-            th2, J2 = rescore(l2, th)
-            if J2 < J - 1e-12 * abs(J) and (best is None or J2 < best[2]):
-                best = (l2, th2, J2)
-        if best is None:
+    # pair moves (two devices at once) are tried when no single move improves, for N <= pair_moves_max
+    pairs = [] if common or N > pair_moves_max else \
+        [s1 * np.eye(N)[i] + s2 * np.eye(N)[j] for i in range(N) for j in range(i + 1, N)
+         for s1 in (1, -1) for s2 in (1, -1)]
+
+    def local_search(l_int, th, J, tag):
+        while True:
+            best = None
+            for group in (moves, pairs):
+                for mv in group:
+                    l2 = l_int + mv
+                    if (l2 < 1).any() or (l2 > cap).any():
+                        continue
+                    th2, J2 = rescore(l2, th)
+                    if J2 < J - 1e-12 * abs(J) and (best is None or J2 < best[2]):
+                        best = (l2, th2, J2)
+                if best is not None:
+                    break
+            if best is None:
+                return l_int, th, J
+            l_int, th, J = best
+            rec.append({"step": len(rec), "move": tag, "blocks": l_int.astype(int).tolist(), "J_s": J})
+
+    l_int, th, J = local_search(l_int, th, J, "+-1")
+    # step 6b (our addition): for the recovered theta, J is convex in the relaxed l (Claim 8); solve
+    # that relaxation, score the floor/ceil box of its solution (N <= 10; rounding above) and restart
+    # the +-1 search from an improvement. Alternates at most 3 times.
+    for _ in range(3):
+        if fix or common:
             break
-        l_int, th, J = best
-        rec.append({"step": len(rec), "blocks": l_int.astype(int).tolist(), "J_s": J})
+        res_l = minimize(lambda ll: (lambda J_, g_, gl_: (J_ / J0, gl_ / J0))(*delay_and_grad(inst, th, ll)),
+                         l_int.astype(float), jac=True, method="L-BFGS-B", bounds=list(zip(np.ones(N), cap)))
+        lc = res_l.x
+        if N <= 10:
+            box = np.array(list(itertools.product(*[sorted({np.floor(v), np.ceil(v)}) for v in lc])))
+        else:
+            box = np.round(lc)[None, :]
+        box = np.clip(box, 1, cap)
+        Jb = expected_delay(inst, np.broadcast_to(th, box.shape), box)
+        lb_ = box[int(np.argmin(Jb))]
+        th_b, J_b = rescore(lb_, th)
+        if J_b >= J - 1e-12 * abs(J):
+            break
+        rec.append({"step": len(rec), "move": "relaxed-l", "blocks": lb_.astype(int).tolist(), "J_s": J_b})
+        l_int, th, J = local_search(lb_, th_b, J_b, "+-1")
     return ALMResult(th, l_int.astype(int), th_rel, l_rel, J, pd.DataFrame(rows), pd.DataFrame(rec))
 
 
