@@ -368,6 +368,13 @@ def test_memory_model_of_profile():
     lim = ds.make_instance(g, device_memory_bytes=float(m.sum()) / 3)
     plan = ds.METHODS["milp"](lim)
     assert plan.metrics["device_memory_bytes"] <= float(m.sum()) / 3 * (1 + 1e-12)
+    assert plan.metrics["memory_violation_bytes"] == 0
+    a = ds.METHODS["a"](lim)  # A ignores §4.4 and reports the excess
+    assert a.metrics["memory_violation_bytes"] == pytest.approx(
+        max(0.0, a.metrics["device_memory_bytes"] - float(m.sum()) / 3))
+    assert a.objective <= plan.objective * (1 + 1e-12)
+    with pytest.raises(InfeasibleError, match="memory"):
+        ds.evaluate(lim, np.ones(g.n, dtype=bool))
 
 
 # --------------------------------------------------------------------------- delays (Eqs. 1-3)
