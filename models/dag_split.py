@@ -1516,13 +1516,14 @@ def to_dot(inst: SplitInstance, x: np.ndarray, path: str | Path | None = None) -
     """The DAG in Graphviz DOT, device layers blue, server layers orange, cut tensors bold red."""
     g = inst.graph
     z = crossing(inst, x)
+    names = [nm.replace("\\", "\\\\").replace('"', '\\"') for nm in g.names]
     lines = [f'digraph "{g.name or "model"}" {{', "  rankdir=TB; node [style=filled, shape=box];"]
-    for i, nm in enumerate(g.names):
+    for i, nm in enumerate(names):
         col = "lightblue" if x[i] else "orange"
         lines.append(f'  "{nm}" [fillcolor={col}{", penwidth=3, color=red" if z[i] else ""}];')
     for u, w in zip(g.src.tolist(), g.dst.tolist()):
         cut = x[u] and not x[w]
-        lines.append(f'  "{g.names[u]}" -> "{g.names[w]}"{" [color=red, penwidth=2]" if cut else ""};')
+        lines.append(f'  "{names[u]}" -> "{names[w]}"{" [color=red, penwidth=2]" if cut else ""};')
     lines.append("}")
     text = "\n".join(lines) + "\n"
     if path is not None:
@@ -1550,7 +1551,7 @@ def plot_split(inst: SplitInstance, x: np.ndarray, path: str | Path | None = Non
     pos = {v: (p[0], -p[1]) for v, p in pos.items()}
     own = ax is None
     if own:
-        fig, ax = plt.subplots(figsize=(6, max(4, 0.25 * g.n)))
+        fig, ax = plt.subplots(figsize=(6, min(30.0, max(4.0, 0.25 * g.n))))
     cut = [(u, w) for u, w in G.edges if x[u] and not x[w]]
     nx.draw_networkx_edges(G, pos, ax=ax, edge_color="0.6", arrows=True, arrowsize=8)
     nx.draw_networkx_edges(G, pos, edgelist=cut, ax=ax, edge_color="red", width=2.0, arrows=True)
