@@ -625,7 +625,8 @@ def _plan(inst: CardInstance, method: str, cut: np.ndarray, f: np.ndarray, *, se
     decision.update(extra or {})
     metrics = ev.metrics() | {"objective": ev.objective}
     return Plan(problem=PROBLEM, method=method, objective=ev.objective, decision=decision,
-                metrics=metrics, details={"turns": ev.frame()}, solve=result, seconds=seconds)
+                metrics=metrics, details={"turns": ev.frame()}, solve=result, seconds=seconds,
+                proven_optimal=method == "paper")  # CARD: exhaustive cut search x closed-form f (claims 1-2)
 
 
 # --------------------------------------------------------------------------------------------

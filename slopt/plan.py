@@ -52,6 +52,8 @@ class Plan:
     details : tables (per device, per layer, per round...) as DataFrames
     solve : the solver's :class:`SolveResult` when a formulation was solved
     seconds : wall-clock time of the method, s
+    proven_optimal : the method proves optimality without a solver (exhaustive search, a closed
+        form over all candidates); reported as status ``optimal``
     """
 
     problem: str
@@ -62,11 +64,15 @@ class Plan:
     details: dict[str, pd.DataFrame] = field(default_factory=dict)
     solve: SolveResult | None = None
     seconds: float = 0.0
+    proven_optimal: bool = False
 
     @property
     def status(self) -> str:
-        """The solver status, or ``"optimal"`` / ``"heuristic"`` for exact / fast methods without one."""
-        return self.solve.status if self.solve is not None else ("optimal" if self.method == "exact" else "heuristic")
+        """The solver status; without a solver ``"optimal"`` for exact methods (``method == "exact"``
+        or ``proven_optimal``, e.g. an algorithm proven exact by enumeration), else ``"heuristic"``."""
+        if self.solve is not None:
+            return self.solve.status
+        return "optimal" if (self.method == "exact" or self.proven_optimal) else "heuristic"
 
     def to_frame(self) -> pd.DataFrame:
         """One row: problem, method, status, objective, seconds, the metrics and scalar decisions."""
@@ -90,8 +96,8 @@ class Plan:
             "solver": s.solver if s is not None else None,
             "status": self.status,
             "objective": self.objective,
-            "bound": s.bound if s is not None else (self.objective if self.method == "exact" else None),
-            "gap": s.gap if s is not None else (0.0 if self.method == "exact" else None),
+            "bound": s.bound if s is not None else (self.objective if self.status == "optimal" else None),
+            "gap": s.gap if s is not None else (0.0 if self.status == "optimal" else None),
             "seconds": self.seconds,
             "metrics": self.metrics,
             "decision": self.decision,
