@@ -493,3 +493,19 @@ def test_b2_memo_is_exact_even_when_the_projection_collides(monkeypatch):
         x, _ = ds.algorithm_a(inst)
         xb, tb, info = ds.algorithm_b2(inst, strict=True)
         assert close(ds.evaluate(inst, xb)["delay_s"], ds.evaluate(inst, x)["delay_s"])
+
+
+def test_isolated_layers_and_unpinned_inputs():
+    """Isolated layers (inputs, on the device by C1) and, without C1, free isolated layers."""
+    inst = ds.instance_from_delays(5, [0, 1], [1, 2], tau_dev_s=[1, 2, 3, 1, 5],
+                                   tau_srv_s=[0.5, 0.1, 0.1, 2, 0.1], tau_com_s=[0.3, 4, 0, 1, 1])
+    _, t_bf, _ = ds.brute_force(inst)
+    for backend in ("ortools", "networkx"):
+        x, cut = ds.algorithm_a(inst, backend)
+        assert close(ds.evaluate(inst, x)["delay_s"], t_bf) and close(cut, t_bf)
+    x, _ = ds.milp(inst, "highs", "cvxpy")
+    assert close(ds.evaluate(inst, x)["delay_s"], t_bf)
+    free = ds.instance_from_delays(3, [0], [1], tau_dev_s=[1, 2, 3], tau_srv_s=[0.5, 0.1, 9],
+                                   tau_com_s=[0.3, 4, 0], pin_inputs=False)
+    x, cut = ds.algorithm_a(free)
+    assert x.tolist() == [False, False, True] and close(cut, 0.5 + 0.1 + 3)
