@@ -689,8 +689,8 @@ def delay_and_grad(inst: SFTInstance, theta: np.ndarray, l: np.ndarray) -> tuple
 
 # =========================================================================== evaluate()
 def evaluate(inst: SFTInstance, theta: Any, l: Any, *, scheme: str = "sft", spectrum: str = "optimal",
-             compression: str = "sft", gains: np.ndarray | None = None) -> tuple[float, dict[str, float],
-                                                                                 dict[str, pd.DataFrame]]:
+             compression: str = "sft", gains: np.ndarray | None = None,
+             clusters: Any = None) -> tuple[float, dict[str, float], dict[str, pd.DataFrame]]:
     """Metrics of Section 3 for a decision (theta, l): computation, communication, memory, accuracy,
     delay per iteration and total (Eq. 15), with a breakdown.
 
@@ -699,7 +699,8 @@ def evaluate(inst: SFTInstance, theta: Any, l: Any, *, scheme: str = "sft", spec
     theta, l : keep ratios and blocks per device (length N; a scalar broadcasts)
     scheme : ``"sft"`` (Eq. 13, one shared server model, two barriers), ``"sl"`` (sequential split
         learning), ``"sfl"`` (SplitFed: parallel per-device pipelines, server copies), ``"fl"``
-        (federated LoRA, whole model on device) -- the Section 8 baselines
+        (federated LoRA, whole model on device), ``"cpsl"`` (cluster-based parallel SL: Eq. 13 within
+        each cluster of ``clusters``, clusters one after another) -- the Section 8 baselines
     spectrum : ``"optimal"`` (P2 solved exactly per sample) or ``"equal"`` (x_n = y_n = 1/N)
     compression : ``"sft"`` (Top-K + quantisation + coding, Eq. 7/9), ``"none"`` (raw fp32),
         ``"topk"`` (Top-K only) or ``"quant"`` (quantisation only)
@@ -712,8 +713,8 @@ def evaluate(inst: SFTInstance, theta: Any, l: Any, *, scheme: str = "sft", spec
     N = inst.N
     theta = np.broadcast_to(np.asarray(theta, float), (N,)).copy()
     l = np.broadcast_to(np.asarray(l, float), (N,)).copy()
-    if scheme not in ("sft", "sl", "sfl", "fl"):
-        raise ValidationError(f"scheme {scheme!r}: choose sft, sl, sfl or fl", "scheme")
+    if scheme not in ("sft", "sl", "sfl", "fl", "cpsl"):
+        raise ValidationError(f"scheme {scheme!r}: choose sft, sl, sfl, fl or cpsl", "scheme")
     if scheme == "fl":
         l = np.full(N, float(inst.L))
     g = inst.gains if gains is None else np.asarray(gains, float)
@@ -733,6 +734,22 @@ def evaluate(inst: SFTInstance, theta: Any, l: Any, *, scheme: str = "sft", spec
             w_ = (tB + SD / rate_bps(y, cD, inst.B_D_hz, rm)).max(-1)
         D_it = z + tS + w_                                           # Eq. 13
         up_s, down_s = z, w_
+    elif scheme == "cpsl":    # clusters in sequence; inside a cluster Eq. 13 with the whole band
+        cl = np.zeros(N, dtype=int) if clusters is None else np.asarray(clusters, dtype=int)
+        if cl.shape != (N,):
+            raise ValidationError(f"clusters: expected {N} cluster ids, got shape {cl.shape}", "clusters")
+        D_it = np.zeros(H)
+        up_s = np.zeros(H)
+        down_s = np.zeros(H)
+        tS = 0.0
+        for c in np.unique(cl):
+            ix = cl == c
+            zc, x[:, ix], _ = p2_solve(tF[ix], SU[ix], cU[:, ix], inst.B_U_hz, rm)
+            wc, y[:, ix], _ = p2_solve(tB[ix], SD[ix], cD[:, ix], inst.B_D_hz, rm)
+            tSc = float((inst.b * (1 + inst.kappa_B) * ((inst.L - l[ix]) * inst.phi_F_flop
+                                                         + inst.phi_head_flop)).sum() / inst.F_s_flops)
+            D_it = D_it + zc + tSc + wc
+            up_s, down_s, tS = up_s + zc, down_s + wc, tS + tSc
     elif scheme == "sl":      # one device at a time on the whole band, one server model
         tSn = inst.b * (1 + inst.kappa_B) * ((inst.L - l) * inst.phi_F_flop + inst.phi_head_flop) / inst.F_s_flops
         x = np.ones((H, N))
@@ -757,7 +774,7 @@ def evaluate(inst: SFTInstance, theta: Any, l: Any, *, scheme: str = "sft", spec
     # spectrum allocated by P2 with t = 0 (reading: Eq. 14 leaves the slot's allocation open)
     Sl = lora_bits(inst, l)
     if inst.n_agg:
-        if spectrum == "optimal" and scheme in ("sft", "fl"):
+        if spectrum == "optimal" and scheme in ("sft", "fl", "cpsl"):
             za, _, _ = p2_solve(0.0, Sl, cU, inst.B_U_hz, rm)
             wa, _, _ = p2_solve(0.0, Sl, cD, inst.B_D_hz, rm)
         elif scheme == "sl":
@@ -1326,6 +1343,8 @@ def baseline(inst: SFTInstance, name: str) -> Plan:
     * ``sl``: vanilla split learning, sequential devices, raw activations, best common split;
     * ``sfl``: SplitFed, parallel devices with per-device server copies, raw, equal spectrum, best common split;
     * ``fl``: federated LoRA, whole model on every device (memory reported, usually violated);
+    * ``cpsl``: cluster-based parallel SL, raw, C clusters of devices sorted by speed (C and a common
+      split chosen best), Eq. 13 inside a cluster with the whole band, clusters in sequence;
     * ``no-compression``: the proposed split/spectrum with theta = 1 and raw fp32 activations;
     * ``topk-only`` / ``quant-only``: SFT with a single compression stage;
     * ``equal-spectrum``: (theta, l) optimised for x_n = y_n = 1/N every slot;
@@ -1345,6 +1364,20 @@ def baseline(inst: SFTInstance, name: str) -> Plan:
     if name == "fl":
         return make_plan(inst, name, ones, np.full(N, inst.L), time.perf_counter() - t0, scheme="fl",
                          compression="none")
+    if name == "cpsl":        # C clusters of devices sorted by compute speed, best (C, common split)
+        order = np.argsort(-inst.f_flops)
+        best = None
+        for C in range(1, N + 1):
+            cl = np.empty(N, dtype=int)
+            cl[order] = np.arange(N) * C // N
+            for lc in range(1, int(inst.l_cap.min()) + 1):
+                obj, _, _ = evaluate(inst, ones, np.full(N, lc), scheme="cpsl", compression="none", clusters=cl)
+                if best is None or obj < best[0]:
+                    best = (obj, lc, cl)
+        plan = make_plan(inst, name, ones, np.full(N, best[1]), time.perf_counter() - t0, scheme="cpsl",
+                         compression="none", clusters=best[2])
+        plan.decision["clusters"] = best[2].tolist()
+        return plan
     if name in ("no-compression", "quant-only"):
         comp = "none" if name == "no-compression" else "quant"
         sub = dataclasses.replace(inst, theta_lb=ones, theta_req=0.0)
@@ -1491,7 +1524,7 @@ register(Problem(
     summary="Split fine-tuning: keep ratio + block allocation (ALM) and spectrum (SQP), min delay (arXiv:2501.09237)",
     load=load,
     methods={"paper": paper, "exact": _demo_exact, "minlp": exact_minlp,
-             **{b: _method(b) for b in ("sl", "sfl", "fl", "no-compression", "equal-spectrum", "fixed-split",
+             **{b: _method(b) for b in ("sl", "sfl", "fl", "cpsl", "no-compression", "equal-spectrum", "fixed-split",
                                         "topk-only", "quant-only")}},
     demo_methods=("paper", "exact"),
     random_instance=random_instance,

@@ -94,7 +94,7 @@ spec §8 go through the same `evaluate()`. The paper reports up to **80.2 %** (a
 code("""
 t0 = time.perf_counter()
 plans = {"paper": sft.paper(inst)}
-for b in ("no-compression", "sl", "sfl", "fl", "equal-spectrum", "fixed-split", "quant-only"):
+for b in ("no-compression", "sl", "sfl", "cpsl", "fl", "equal-spectrum", "fixed-split", "quant-only"):
     plans[b] = sft.baseline(inst, b)
 if inst.N <= 5:
     plans["exact"] = sft.exact(inst)

@@ -201,16 +201,20 @@ def test_variants_paper_vs_exact(variant):
 
 def test_claim10_orderings(small):
     p = sft.paper(small, n_slots=5)
-    base = {b: sft.baseline(small, b) for b in ("no-compression", "sl", "sfl", "equal-spectrum", "fixed-split")}
+    base = {b: sft.baseline(small, b) for b in ("no-compression", "sl", "sfl", "cpsl", "equal-spectrum", "fixed-split")}
     assert p.objective <= base["no-compression"].objective
     assert p.objective <= base["sl"].objective
+    assert p.objective <= base["cpsl"].objective
+    assert base["cpsl"].objective <= base["sl"].objective * (1 + 1e-9)
     assert p.objective <= base["equal-spectrum"].objective * (1 + 1e-9)
     assert p.objective <= base["fixed-split"].objective * (1 + 1e-9)
     fr = p.details["frame"]
     assert np.all(fr["delay_s"] <= fr["equal_spectrum_delay_s"] * (1 + 1e-9))
     for plan in base.values():
-        obj, _, _ = sft.evaluate(small, plan.decision["theta"], plan.decision["blocks"],
-                                 **_eval_kw(plan.method))
+        kw = _eval_kw(plan.method)
+        if plan.method == "cpsl":
+            kw = {"scheme": "cpsl", "compression": "none", "clusters": plan.decision["clusters"]}
+        obj, _, _ = sft.evaluate(small, plan.decision["theta"], plan.decision["blocks"], **kw)
         assert obj == pytest.approx(plan.objective, rel=1e-12)
     fl = sft.baseline(small, "fl")
     assert fl.metrics["memory_violation_bytes"] > 0               # whole model does not fit
@@ -219,7 +223,7 @@ def test_claim10_orderings(small):
 def _eval_kw(method):
     return {"no-compression": {"compression": "none"}, "sl": {"scheme": "sl", "spectrum": "equal", "compression": "none"},
             "sfl": {"scheme": "sfl", "spectrum": "equal", "compression": "none"},
-            "equal-spectrum": {"spectrum": "equal"}, "fixed-split": {}}[method]
+            "equal-spectrum": {"spectrum": "equal"}, "fixed-split": {}}.get(method, {})
 
 
 def test_alm_history_and_sqp_frame(small):
