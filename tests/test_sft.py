@@ -277,3 +277,13 @@ def test_registered_and_cli():
     d = json.loads(out.stdout)
     assert d["problem"] == "sft" and d["method"] == "fixed-split"
     assert sorted(p.formulations(sft.random_instance(0, H=1))) == ["minlp"]
+
+
+def test_claim8_common_split_identical_devices_at_endpoint():
+    """Common split and identical f_n: D* is affine in l for fixed theta, so the optimum is l = 1 or
+    the memory cap, never interior (Claim 8)."""
+    for F in (2e12, 50e12):
+        inst = sft.load(None, None, n_devices=3, H=4, split="common", device_flops=(1e12, 1e12),
+                        server_flops=F, device_memory_bytes=(1.1e9, 1.2e9))
+        e = sft.exact(inst)
+        assert e.decision["blocks"][0] in (1, int(inst.l_cap.min()))
