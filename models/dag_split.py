@@ -898,7 +898,7 @@ def algorithm_b2(inst: SplitInstance, memo: bool = True, backend: str = "ortools
             raise ValidationError(f"B2 needs a macro-chain of single-entry/single-exit blocks: {mc}",
                                   "block")
         x, v = algorithm_a(inst, backend)
-        return x, v, {"fallback": "A", "reason": mc, "n_units": 0, "n_maxflows": 1}
+        return x, v, {"fallback": "A", "reason": mc, "n_units": 0, "n_subproblems": 1, "n_maxflows": 1}
     K = mc.k
     cls = _delay_classes(inst, mc) if memo else np.arange(K)
     n_cls = int(cls.max()) + 1
