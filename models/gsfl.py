@@ -1008,6 +1008,7 @@ def build_misocp_cvxpy(a: Any, C: Any, M: int, *, sync: float = 0.0, n_groups: i
     for k in range(M):
         cons.append(T >= a[:, k] @ x[:, k] + u[k])                                     # epigraph of Eq. 15
         cons.append(cp.quad_over_lin(cp.multiply(np.sqrt(C), x[:, k]), alpha[k]) <= u[k])  # rotated SOC
+        cons.append(u[k] >= C @ x[:, k])                                               # valid: α_k <= 1
     cons += _cvx_structure(cp, x, N, M, n_groups, symmetry if _symmetric(a) else "none")
     obj = T
     if sync > 0 and n_groups is None:
@@ -1070,6 +1071,11 @@ def build_misocp_pyomo(a: Any, C: Any, M: int, *, sync: float = 0.0, n_groups: i
     def cone(m, k):
         """Rotated SOC: u_k α_k >= Σ_n C_n x_{n,k}² (x binary: x = x²)."""
         return m.u[k] * m.alpha[k] >= sum(float(C[n]) * m.x[n, k] ** 2 for n in m.N)
+
+    @m.Constraint(m.K)
+    def comm_floor(m, k):
+        """Valid: u_k >= C_k/α_k >= Σ_n C_n x_{n,k} since α_k <= 1 (tightens the relaxation)."""
+        return m.u[k] >= sum(float(C[n]) * m.x[n, k] for n in m.N)
 
     @m.Constraint(m.N)
     def assign(m, n):
