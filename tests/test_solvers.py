@@ -236,3 +236,11 @@ def test_unbounded_milp_is_not_called_infeasible() -> None:
 def test_cpsat_gap_is_reported_when_stopping_early() -> None:
     r = solve(knapsack_cpsat(), solver="cp-sat", mip_gap=0.5)
     assert r.status == "optimal" and r.gap == pytest.approx(abs(r.objective - r.bound) / abs(r.objective))
+
+
+@pytest.mark.parametrize("solver", installed("highs", "cbc", "glpk", "scip"))
+def test_variable_in_no_row_gets_a_value(solver: str) -> None:
+    m = knapsack_pyomo()
+    m.free = pyo.Var(bounds=(1, 4))  # appears in no constraint and not in the objective
+    r = solve(m, solver=solver)
+    assert r.status == "optimal" and r.objective == pytest.approx(KNAPSACK_OPT)

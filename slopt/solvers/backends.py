@@ -235,6 +235,7 @@ def _pyomo_options(name: str, time_limit: float | None, mip_gap: float | None) -
     """Map time limit (s) and relative gap to each solver's own option names."""
     o: dict[str, Any] = {}
     if name == "highs":
+        o["log_to_console"] = False  # the banner would spoil --json output; ``tee`` turns it back on
         if mip_gap is not None:
             o["mip_rel_gap"] = float(mip_gap)
     elif name == "cbc":
@@ -275,6 +276,8 @@ def _solve_pyomo(m: Any, name: str, time_limit: float | None, mip_gap: float | N
     else:
         opt = pyo.SolverFactory(_PYOMO_NAMES[name])
     opts = {**_pyomo_options(name, time_limit, mip_gap), **options}
+    if tee:
+        opts.pop("log_to_console", None)
     kwargs: dict[str, Any] = {"load_solutions": False, "tee": tee}
     if name == "highs":
         # appsi's legacy wrapper overwrites config.time_limit with its ``timelimit`` argument
@@ -315,7 +318,15 @@ def _solve_pyomo(m: Any, name: str, time_limit: float | None, mip_gap: float | N
     if not has_solution:
         return SolveResult("no_solution", message=msg, raw=results)
     m.solutions.load_from(results)
-    value = float(pyo.value(obj))
+    v = pyo.value(obj, exception=False)
+    if v is None:  # CBC/GLPK leave variables that appear in no row unset: any value in bounds is optimal
+        for var in m.component_data_objects(pyo.Var, active=True):
+            if var.value is None:
+                lo, hi = var.lb, var.ub
+                var.set_value(0.0 if (lo is None or lo <= 0) and (hi is None or hi >= 0)
+                              else (lo if lo is not None else hi), skip_validation=True)
+        v = pyo.value(obj)
+    value = float(v)
     lb, ub = results.problem.lower_bound, results.problem.upper_bound
     raw_bound = lb if minimize else ub
     if name == "cbc" and not minimize and status != "optimal" and raw_bound is not None:
@@ -356,6 +367,7 @@ def _cvxpy_options(name: str, time_limit: float | None, mip_gap: float | None) -
     elif name == "osqp" and time_limit is not None:
         o["time_limit"] = float(time_limit)
     elif name == "highs":
+        o["log_to_console"] = False
         if time_limit is not None:
             o["time_limit"] = float(time_limit)
         if mip_gap is not None:
@@ -390,6 +402,8 @@ def _solve_cvxpy(prob: Any, name: str, time_limit: float | None, mip_gap: float 
     import cvxpy as cp
 
     opts = _cvxpy_options(name, time_limit, mip_gap)
+    if tee:
+        opts.pop("log_to_console", None)
     if "scip_params" in opts and "scip_params" in options:
         opts["scip_params"].update(options.pop("scip_params"))
     opts.update(options)
