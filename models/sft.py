@@ -38,7 +38,7 @@ from scipy.optimize import minimize
 from scipy.special import lambertw
 
 from slopt.compression import binary_entropy, theta_critical
-from slopt.errors import InfeasibleError, ValidationError
+from slopt.errors import InfeasibleError, SloptError, ValidationError
 from slopt.plan import Plan
 from slopt.problems import Problem, register
 from slopt.scenarios import Channel, Scenario
@@ -1328,8 +1328,12 @@ def exact_minlp(inst: SFTInstance, *, solver: str | None = "scip", time_limit: f
     ub = alm(inst).J * (1 + 1e-6)
     m = build_minlp(inst, upper_bound_s=ub)
     res = solve(m, solver=solver or "scip", time_limit=time_limit, mip_gap=mip_gap if mip_gap is not None else 1e-6)
+    if res.status == "infeasible":
+        raise InfeasibleError(f"MINLP of P0 is infeasible ({res.message})", "P0")
     if not res.ok:
-        raise InfeasibleError(f"MINLP of P0 returned status {res.status}: {res.message}", "P0")
+        raise SloptError(f"MINLP of P0: solver {res.solver or solver} returned status {res.status} without an "
+                         f"incumbent within {time_limit:g} s ({res.message}); use a smaller instance "
+                         "(n_devices, H) or --method exact")
     th = np.array([m.theta[n].value for n in m.N])
     ll = np.array([round(m.l[n].value) for n in m.N])
     return make_plan(inst, "exact", np.clip(th, inst.theta_lb, 1), ll, seconds=time.perf_counter() - t0,
