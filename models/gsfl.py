@@ -43,7 +43,7 @@ from slopt.errors import InfeasibleError, ValidationError
 from slopt.plan import Plan
 from slopt.problems import Problem, register
 from slopt.profiles import ModelGraph
-from slopt.scenarios import Scenario, dbm_to_w, noise_psd_w_hz, shannon_rate_bps
+from slopt.scenarios import Scenario, noise_psd_w_hz, shannon_rate_bps
 from slopt.solvers import SolveResult, solve
 from slopt.validate import as_float_array, check_array, check_int, check_positive
 
