@@ -37,12 +37,11 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import lambertw
 
-from slopt.compression import binary_entropy, theta_critical
+from slopt.compression import binary_entropy
 from slopt.errors import InfeasibleError, SloptError, ValidationError
 from slopt.plan import Plan
 from slopt.problems import Problem, register
 from slopt.scenarios import Channel, Scenario
-from slopt.scenarios.radio import dbm_to_w
 from slopt.solvers import solve
 from slopt.solvers.result import SolveResult
 from slopt.validate import check_array, check_int, check_scalar
