@@ -282,15 +282,14 @@ def _misocp_case(seed):
     return inst
 
 
-N_MISOCP = 100 if FULL else 25
+N_MISOCP = 400 if FULL else 100
 
 
 @requires("scip")
-@pytest.mark.slow
 @pytest.mark.parametrize("block", range(N_MISOCP // 25))
 def test_misocp_cvxpy_pyomo_brute_force_agree(block):
-    """MISOCP via CVXPY+SCIP and Pyomo+SCIP = brute force (tiny instances; 25 by default,
-    100 with SLOPT_FULL=1). Each plan is re-evaluated with evaluate()."""
+    """MISOCP via CVXPY+SCIP and Pyomo+SCIP = brute force on 100 tiny random instances (400 with
+    SLOPT_FULL=1), in blocks of 25. Each solution is re-evaluated with evaluate()."""
     for seed in range(25 * block, 25 * block + 25):
         inst = _misocp_case(seed)
         c = inst.cut
@@ -343,9 +342,8 @@ N_MILP = 100
 
 @pytest.mark.parametrize("solvers", [installed("highs", "cp-sat"), installed("cbc")])
 def test_equal_bandwidth_milp_agrees(solvers):
-    """Equal-bandwidth MILP (HiGHS, CBC) and CP-SAT = enumeration on >= 100 random instances
-    (CBC, a subprocess per call, on 25)."""
-    count = N_MILP if "cbc" not in solvers or FULL else 25
+    """Equal-bandwidth MILP (HiGHS, CBC) and CP-SAT = enumeration on 100 random instances."""
+    count = N_MILP
     for seed in range(count):
         rng = np.random.default_rng(seed)
         N, K = int(rng.integers(2, 8)), int(rng.integers(1, 4))
