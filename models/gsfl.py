@@ -1455,9 +1455,8 @@ def exact(inst: Instance, *, solver: str | None = None, formulation: str = "pyom
             if v < best[0]:
                 best = (v, c, x)
     proven = all(s == "optimal" for s in statuses)
-    bound = min([best[0], *bounds]) if bounds else best[0]
-    if proven:
-        bound = min(best[0], max(bound, best[0] * (1 - 1e-6)))
+    # proven: every cut was solved to optimality or pruned by a valid bound; else the weakest bound
+    bound = best[0] if proven else min([best[0], *bounds])
     status = "optimal" if proven else "feasible"
     agg = SolveResult(status, objective=best[0], bound=bound,
                       gap=0.0 if proven else abs(best[0] - bound) / max(best[0], 1e-12),
