@@ -501,3 +501,18 @@ def test_registered():
     assert {"paper", "exact", "sl", "fl", "splitfed"} <= set(p.methods)
     inst = p.random_instance(0)
     assert inst.N == 6
+
+
+@requires("scip")
+def test_heterogeneous_edge_servers():
+    """Edge servers of different speeds (a_{n,k}, R||C_max-like): no symmetry breaking,
+    all M^N assignments enumerated; MISOCP = enumeration <= Alg. 4."""
+    for seed in range(3):
+        inst = tiny(seed + 40, n=4, m=2)
+        inst = inst.replace(edge_flops=np.array([3e10, 1e11]))
+        assert not inst.identical_edges
+        bf = gsfl.method_brute_force(inst)
+        ex = gsfl.method_exact(inst)
+        pa = gsfl.method_paper(inst)
+        assert ex.objective == pytest.approx(bf.objective, rel=1e-6)
+        assert bf.objective <= pa.objective * (1 + 1e-9)
