@@ -123,6 +123,7 @@ class Instance:
     shared_band: bool = True
     shared_backhaul: bool = False
     client_names: tuple[str, ...] = ()
+    client_memory_bytes: np.ndarray | None = None
     name: str = ""
 
     @property
@@ -147,13 +148,29 @@ class Instance:
 
     @property
     def cuts(self) -> list[int]:
-        """The candidate cuts: the fixed ``cut`` or 1..L-1."""
-        return [self.cut] if self.cut is not None else list(range(1, self.L))
+        """The candidate cuts: the fixed ``cut`` or every c in 1..L-1 that all clients can host."""
+        if self.cut is not None:
+            return [self.cut]
+        return [c for c in range(1, self.L) if _memory_shortfall(self, c) <= 0]
 
     @property
     def identical_edges(self) -> bool:
         """All F_k equal (symmetry breaking and P||C_max apply)."""
         return bool(np.all(self.edge_flops == self.edge_flops[0]))
+
+    def _check_memory(self) -> "Instance":
+        """Optional constraint of P: W_c(c) + b s_c <= mem_n for every client (one common cut)."""
+        if np.all(np.isinf(self.client_memory_bytes)):
+            return self
+        cands = [self.cut] if self.cut is not None else list(range(1, self.L))
+        short = {c: _memory_shortfall(self, c) for c in cands}
+        if all(v > 0 for v in short.values()):
+            c = min(short, key=short.get)
+            raise InfeasibleError(
+                f"client memory: no cut fits every client (W_c + b s_c <= client_memory_bytes); the "
+                f"best cut c = {c} still exceeds a client's memory by {short[c]:.4g} bytes",
+                "client memory", float(short[c]))
+        return self
 
     def replace(self, **changes: Any) -> "Instance":
         """A re-validated copy with some fields replaced (keywords of :func:`make_instance`)."""
@@ -213,6 +230,7 @@ def make_instance(
     shared_band: bool = True,
     shared_backhaul: bool = False,
     client_names: Any = (),
+    client_memory_bytes: Any = None,
     name: str = "",
 ) -> Instance:
     """Validate the data and build an :class:`Instance` (the sanity check at the door).
@@ -292,7 +310,14 @@ def make_instance(
     names = tuple(map(str, client_names)) or tuple(f"c{i}" for i in range(N))
     if len(names) != N:
         raise ValidationError(f"client_names: expected {N} names, got {len(names)}", "client_names")
-    for arr in (f, D, p, g, eu, ed, F):
+    mem = np.full(N, np.inf) if client_memory_bytes is None else \
+        as_float_array("client_memory_bytes", client_memory_bytes, N)
+    bad = ~(mem > 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValidationError(f"client_memory_bytes of client {names[i]!r} is {mem[i]!r}; it must be positive "
+                              f"(inf = unconstrained)", "client_memory_bytes")
+    for arr in (f, D, p, g, eu, ed, F, mem):
         arr.flags.writeable = False
     return Instance(profile=profile, client_flops=f, n_samples=D, client_power_w=p, gain=g, eta_up=eu,
                     eta_down=ed, edge_flops=F, server_flops=float(server_flops), uplink_bandwidth_hz=Bu,
@@ -300,7 +325,15 @@ def make_instance(
                     backhaul_bps=float(backhaul_bps), batch=batch, epochs=epochs, rounds=rounds, cut=cut,
                     n_groups=n_groups, rate_model=rate_model, intra_group=intra_group,
                     shared_band=bool(shared_band), shared_backhaul=bool(shared_backhaul), client_names=names,
-                    name=str(name))
+                    client_memory_bytes=mem, name=str(name))._check_memory()
+
+
+def _memory_shortfall(inst: Instance, c: int) -> float:
+    """max_n (W_c(c) + b s_c - mem_n) in bytes (client-side weights plus one batch of cut-layer
+    activations, spec §4 optional constraint); <= 0 when every client can host cut c."""
+    o = inst.profile.topological_order
+    need = float(inst.profile.param_bytes[o][:c].sum()) + inst.batch * float(inst.profile.activation_bytes[o][c - 1])
+    return float(np.max(need - inst.client_memory_bytes))
 
 
 def spec_vgg11() -> ModelGraph:
@@ -346,7 +379,8 @@ def _read_profile(profile: str | ModelGraph | None) -> ModelGraph:
 _LOAD_KEYS = {"n_clients", "n_edges", "bandwidth_hz", "client_power_w", "ap_power_w", "backhaul_bps",
               "client_flops", "edge_flops", "server_flops", "distance_m", "n_samples", "batch", "epochs",
               "rounds", "cut", "n_groups", "rate_model", "intra_group", "shared_band", "shared_backhaul",
-              "uplink_bandwidth_hz", "downlink_bandwidth_hz", "seed", "eta", "noise_psd_dbm_hz"}
+              "uplink_bandwidth_hz", "downlink_bandwidth_hz", "seed", "eta", "noise_psd_dbm_hz",
+              "client_memory_bytes"}
 
 
 def load(profile: str | ModelGraph | None = None, scenario: str | Scenario | None = None,
@@ -383,6 +417,7 @@ def load(profile: str | ModelGraph | None = None, scenario: str | Scenario | Non
         gain = sc.channel.path_loss.gain(sc.device_array("distance_m"))
         F = sc.server_array("compute_flops", tuple(edges))
         names = tuple(d.name for d in sc.devices)
+        mem = params.get("client_memory_bytes", sc.device_array("memory_bytes"))
         Bu = params.get("uplink_bandwidth_hz", params.get("bandwidth_hz", sc.channel.uplink_bandwidth_hz))
         Bd = params.get("downlink_bandwidth_hz", params.get("bandwidth_hz", sc.channel.downlink_bandwidth_hz))
         noise = sc.channel.noise_psd_w_hz if "noise_psd_dbm_hz" not in params else noise
@@ -407,6 +442,7 @@ def load(profile: str | ModelGraph | None = None, scenario: str | Scenario | Non
         p = P["client_power_w"]           # spec §7: 0.2 W (23 dBm)
         F = P["edge_flops"]
         names = ()
+        mem = P.get("client_memory_bytes")    # unconstrained unless given (spec §7 names no memory)
         backhaul, ap_power = P["backhaul_bps"], P["ap_power_w"]
         name = f"gsfl-{N}-clients-seed{P.get('seed', 0)}"
     eta = P.get("eta")
@@ -419,7 +455,8 @@ def load(profile: str | ModelGraph | None = None, scenario: str | Scenario | Non
         eta_down=None if eta is None else np.full(len(f), float(eta)),
         cut=P.get("cut"), n_groups=P.get("n_groups"), rate_model=P.get("rate_model", "fixed-se"),
         intra_group=P.get("intra_group", "sequential"), shared_band=P.get("shared_band", True),
-        shared_backhaul=P.get("shared_backhaul", False), client_names=names, name=name)
+        shared_backhaul=P.get("shared_backhaul", False), client_names=names, client_memory_bytes=mem,
+        name=name)
 
 
 def random_instance(seed: int = 0, **params: Any) -> Instance:

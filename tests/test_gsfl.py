@@ -516,3 +516,18 @@ def test_heterogeneous_edge_servers():
         pa = gsfl.method_paper(inst)
         assert ex.objective == pytest.approx(bf.objective, rel=1e-6)
         assert bf.objective <= pa.objective * (1 + 1e-9)
+
+
+def test_client_memory_restricts_cuts():
+    """Optional constraint of P: W_c(c) + b s_c <= mem_n restricts the common cut."""
+    inst = tiny(2, n=4, m=2)
+    need = [gsfl.cut_figures(inst.profile, c).client_model_bits / 8
+            + inst.batch * gsfl.cut_figures(inst.profile, c).smashed_bits / 8 for c in inst.cuts]
+    mem = sorted(need)[1] * 1.0001                     # only the two smallest-footprint cuts fit
+    small = inst.replace(client_memory_bytes=np.full(4, mem))
+    assert sorted(small.cuts) == sorted(np.argsort(need)[:2] + 1)
+    assert gsfl.method_paper(small).decision["cut"] in small.cuts
+    assert gsfl.method_brute_force(small).decision["cut"] in small.cuts
+    with pytest.raises(InfeasibleError, match="exceeds a client's memory") as e:
+        inst.replace(client_memory_bytes=np.full(4, min(need) / 2))
+    assert e.value.shortfall == pytest.approx(min(need) / 2)
