@@ -1114,11 +1114,22 @@ def formulations(inst: CardInstance) -> dict[str, Any]:
     """Zero-argument builders of formulations whose optimum is P0 of ``inst`` (for ``slopt compare``).
 
     ``misocp``: the perspective MISOCP (b) over all turns (CVXPY; SCIP); ``minlp``: the naive
-    MINLP (c) over all turns (Pyomo; SCIP global). The enumeration (a) is not listed: its
-    optimum is a sum over every (turn, cut) pair, not P0.
+    MINLP (c) over all turns (Pyomo; SCIP global); ``inner-at-card-cuts``: the convex inner
+    problems (a) at the cuts CARD chose, averaged over turns (CVXPY; Clarabel, SCS, SCIP). The
+    full enumeration (a) is not listed: its optimum is a sum over every (turn, cut) pair, not P0.
     """
     turns = [(m, n) for m in range(inst.M) for n in range(inst.N)]
-    return {"misocp": lambda: build_misocp(inst, turns)[0], "minlp": lambda: build_minlp(inst, turns)}
+
+    def inner_at_card_cuts() -> Any:
+        # (a) at the cuts CARD chose: P0 decomposes per turn and CARD's cut search is exhaustive
+        # (claim 3), so the sum of the inner convex problems at those cuts has P0's optimum;
+        # conic backends (Clarabel, SCS, SCIP) can then be compared on the same instance
+        c, _, _ = card_decide(inst)
+        probs = [build_inner(inst, m, n, int(c[m, n])) for m, n in turns]
+        return sum(probs[1:], probs[0]) / len(turns)
+
+    return {"misocp": lambda: build_misocp(inst, turns)[0], "minlp": lambda: build_minlp(inst, turns),
+            "inner-at-card-cuts": inner_at_card_cuts}
 
 
 # --------------------------------------------------------------------------------------------
