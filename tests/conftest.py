@@ -5,8 +5,15 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
 
 from slopt.solvers import available_solvers
+
+# CI runs a fixed, reproducible set of random examples (derandomized, as Hypothesis advises for
+# CI); local runs explore new examples each time.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 AVAILABLE = {r["solver"] for r in available_solvers() if r["available"]}
 
