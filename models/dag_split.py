@@ -1160,6 +1160,10 @@ def _solve_formulation(inst: SplitInstance, relax: bool, kind: str, solver: str 
     if not res.ok:
         raise SloptError(f"{res.solver} returned {res.status}: {res.message}")
     xv = _x_values(model, inst.n)
+    # a pinned layer is determined by its pin row (x_v = 1 or 0); a solver may leave such a
+    # column out of its solution after presolve (seen with a 1-layer graph under CI load), so the
+    # pins are written back before rounding
+    xv = np.where(inst.device_pin, 1.0, np.where(inst.server_pin, 0.0, xv))
     x = threshold_rounding(inst, xv) if relax else xv > 0.5
     return x, res
 
