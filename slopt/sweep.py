@@ -183,6 +183,7 @@ def sweep(
     n_workers: int = 2,
     progress: bool = True,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    client: Any = None,
 ) -> pd.DataFrame:
     """Run a sweep; return all rows (previous runs' included), ordered by point.
 
@@ -194,6 +195,7 @@ def sweep(
     scheduler : address of an existing cluster, e.g. ``tcp://HOST:8786`` (implies ``dask``)
     progress : show a rich progress bar
     on_row : called with each completed row (e.g. to stop a sweep in a test)
+    client : an existing ``dask.distributed.Client`` to use (implies ``dask``; left open)
     """
     spec = spec if isinstance(spec, SweepSpec) else SweepSpec.load(spec)
     out = Path(spec["output"])
@@ -217,8 +219,8 @@ def sweep(
                     on_row(r)
 
         try:
-            if dask or scheduler:
-                _run_dask(todo, batch_size, scheduler, n_workers, consume)
+            if dask or scheduler or client is not None:
+                _run_dask(todo, batch_size, scheduler, n_workers, consume, client)
             else:
                 for batch in _batches(todo, batch_size):
                     consume(run_points(batch))
@@ -233,13 +235,15 @@ def sweep(
 
 
 def _run_dask(todo: list[dict[str, Any]], batch_size: int, scheduler: str | None, n_workers: int,
-              consume: Callable[[list[dict[str, Any]]], None]) -> None:
+              consume: Callable[[list[dict[str, Any]]], None], client: Any = None) -> None:
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError as exc:
         raise SloptError("Dask is not installed; install it with: pip install 'slopt[dask]'") from exc
-    cluster = None
-    if scheduler:
+    cluster, own = None, client is None
+    if client is not None:
+        pass
+    elif scheduler:
         client = Client(scheduler)
     else:
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
@@ -257,6 +261,7 @@ def _run_dask(todo: list[dict[str, Any]], batch_size: int, scheduler: str | None
                         for p in batches[fut]]
             consume(rows)
     finally:
-        client.close()
+        if own:
+            client.close()
         if cluster is not None:
             cluster.close()
