@@ -1764,14 +1764,25 @@ METHODS: dict[str, Callable[..., Plan]] = {
 
 
 def formulations(inst: Instance) -> dict[str, Callable[[], Any]]:
-    """Zero-argument builders of the exact MISOCP (CVXPY and Pyomo) at the instance's cut.
+    """Zero-argument builders of the exact MISOCP (CVXPY and Pyomo) at the instance's cut
+    (shared band), or of the makespan MILP at the exact cut and group count (``shared_band=False``).
 
     The MISOCP is per cut; its optimum (with the z term for T^dist + T^agg) is the problem's
     optimum when the cut is fixed. Without a fixed cut the builders use the exact method's cut
     (found by solving), so their optimum again equals the problem's optimum.
     """
-    if inst.rate_model != "fixed-se" or inst.intra_group != "sequential" or not inst.shared_band:
+    if inst.rate_model != "fixed-se" or inst.intra_group != "sequential":
         return {}
+    if not inst.shared_band:
+        # each group has its own band: P is the makespan MILP with p = a + C over K slots (see
+        # _exact_milp_own_band); at the exact method's cut and group count its optimum is the
+        # optimal training-phase makespan, so MILP backends (HiGHS, CBC, GLPK, SCIP) compare on it
+        c, x = exact(inst)[:2]
+        a, C = separable(inst, c)
+        K = int(np.unique(x).size)
+        ng = inst.n_groups if inst.n_groups is not None and inst.n_groups == K else None
+        return {f"makespan-milp[c={c},K={K}]":
+                lambda: build_milp_pyomo(a + C[:, None], K, n_groups=ng)}
     c = inst.cut if inst.cut is not None else exact(inst)[0]
     a, C = separable(inst, c)
     sync = sum(sync_s(inst, cut_figures(inst.profile, c), 2))

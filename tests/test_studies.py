@@ -114,3 +114,10 @@ def test_cli_sweep_and_compare(tmp_path) -> None:
     assert r.exit_code == 0, r.output
     rows = json.loads(r.output)
     assert rows and all(row["status"] == "optimal" for row in rows)
+
+
+def test_compare_gsfl_own_band_makespan_milp_across_backends() -> None:
+    solvers = installed("highs", "cbc", "glpk", "scip")
+    df = compare("gsfl", solvers=solvers, instances=1, seed=0, time_limit=30, params={"shared_band": False})
+    assert df["solver"].nunique() == len(solvers) and (df["status"] == "optimal").all()
+    assert (df["flag"] == "").all(), df[df["flag"] != ""]
