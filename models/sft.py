@@ -1485,8 +1485,22 @@ def random_instance(seed: int, n_devices: int | None = None, n_blocks: int | Non
 
 
 def formulations(inst: SFTInstance) -> dict[str, Any]:
-    """{"minlp": the Pyomo MINLP of P0 (SAA)}; its optimum is the problem's optimum."""
-    return {"minlp": lambda: build_minlp(inst)}
+    """Builders for ``slopt compare``, in two families (compared within a family only):
+
+    ``p0/minlp``: the Pyomo MINLP of P0 (SAA), whose optimum is the problem's optimum (SCIP);
+    ``p2-uplink/cvxpy`` and ``p2-uplink/pyomo``: the small-timescale spectrum problem P2-U of
+    the first channel sample at the paper's decision (convex; Clarabel, SCS, SCIP).
+    """
+    def p2_data() -> tuple[Any, ...]:
+        plan = paper(inst)
+        theta, l = np.asarray(plan.decision["theta"], float), np.asarray(plan.decision["blocks"], float)
+        tF, _, _, SU, _ = _phases(inst, theta, l)
+        cU, _ = full_band_snr(inst)
+        return tF, SU, cU[0], inst.B_U_hz, inst.p("rate_model")
+
+    return {"p0/minlp": lambda: build_minlp(inst),
+            "p2-uplink/cvxpy": lambda: build_p2_cvxpy(*p2_data())[0],
+            "p2-uplink/pyomo": lambda: build_p2_pyomo(*p2_data())}
 
 
 def _method(name: str):

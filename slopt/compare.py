@@ -22,12 +22,17 @@ __all__ = ["compare", "problem_class", "flag_disagreements"]
 
 
 def problem_class(model: Any) -> str:
-    """Classify a formulation: LP, MILP, QP, MIQP, NLP, MINLP (Pyomo); LP/QP/SOCP/... (CVXPY); IP (CP-SAT)."""
+    """Classify a formulation: LP, MILP, QP, MIQP, NLP, MINLP (Pyomo); LP, MILP, QP, MIQP, SOCP,
+    MISOCP, EXP (exponential cone) (CVXPY); IP (CP-SAT)."""
     kind = model_kind(model)
     if kind == "cpsat":
         return "IP"
     if kind == "cvxpy":
         mi = model.is_mixed_integer()
+        exp_atoms = {"rel_entr", "entr", "exp", "log", "kl_div", "log_sum_exp", "logistic", "xexp",
+                     "log1p", "geo_mean_exp"}
+        if any(a.__name__ in exp_atoms for a in model.atoms()):
+            return "MIEXP" if mi else "EXP"  # exponential cone
         if model.is_dcp() and all(c.expr.is_affine() for c in model.constraints) and model.objective.expr.is_affine():
             return "MILP" if mi else "LP"
         if model.is_qp():
@@ -53,7 +58,8 @@ def problem_class(model: Any) -> str:
 #: backend classes that cover each problem class (a MINLP solver also solves MILPs, ...)
 _COVERED_BY = {"LP": {"LP"}, "MILP": {"MILP", "MINLP"}, "QP": {"QP", "NLP", "MINLP"},
                "MIQP": {"MINLP", "MISOCP"}, "NLP": {"NLP", "MINLP"}, "MINLP": {"MINLP"},
-               "SOCP": {"SOCP", "MISOCP"}, "MISOCP": {"MISOCP"}, "IP": {"IP"}}
+               "SOCP": {"SOCP", "MISOCP"}, "MISOCP": {"MISOCP"}, "EXP": {"EXP"}, "MIEXP": set(),
+               "IP": {"IP"}}
 
 
 def _applicable(solver: str, kind: str, cls: str) -> bool:
@@ -80,7 +86,10 @@ def _sense(model: Any) -> int:
 def flag_disagreements(df: pd.DataFrame, tol: float = 1e-6) -> pd.DataFrame:
     """Add ``best_bound`` and ``flag`` columns.
 
-    Per instance, the best proven bound is the tightest bound over the answers of exact backends
+    Formulations named ``family/name`` are compared within their family only (a problem may
+    offer several optimisation problems, e.g. P0 and a subproblem); names without ``/`` form one
+    family. Per instance and family, the best proven bound is the tightest bound over the answers
+    of exact backends
     (the largest lower bound of a minimisation); first-order solvers (SCS, OSQP) are checked
     against it but do not set it. A row is flagged when it claims optimality but its objective is
     further from that bound than ``max(tol, mip_gap)`` (relative), or when its objective beats the
@@ -90,7 +99,9 @@ def flag_disagreements(df: pd.DataFrame, tol: float = 1e-6) -> pd.DataFrame:
     df = df.copy()
     df["best_bound"] = np.nan
     df["flag"] = ""
-    for inst, grp in df.groupby("instance"):
+    names = df["formulation"].astype(str) if "formulation" in df else pd.Series("", index=df.index)
+    family = names.str.split("/").str[0].where(names.str.contains("/"), "")
+    for _, grp in df.groupby([df["instance"], family]):
         ok = grp[grp["status"].isin(["optimal", "feasible"])]
         if ok.empty:
             continue

@@ -276,7 +276,8 @@ def test_registered_and_cli():
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
     assert d["problem"] == "sft" and d["method"] == "fixed-split"
-    assert sorted(p.formulations(sft.random_instance(0, H=1))) == ["minlp"]
+    assert sorted(p.formulations(sft.random_instance(0, H=1))) == ["p0/minlp", "p2-uplink/cvxpy",
+                                                                   "p2-uplink/pyomo"]
 
 
 def test_claim8_common_split_identical_devices_at_endpoint():

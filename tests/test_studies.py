@@ -121,3 +121,13 @@ def test_compare_gsfl_own_band_makespan_milp_across_backends() -> None:
     df = compare("gsfl", solvers=solvers, instances=1, seed=0, time_limit=30, params={"shared_band": False})
     assert df["solver"].nunique() == len(solvers) and (df["status"] == "optimal").all()
     assert (df["flag"] == "").all(), df[df["flag"] != ""]
+
+
+def test_compare_sft_families_agree() -> None:
+    """SFT's spectrum subproblem P2 through Clarabel (CVXPY, exponential cone) and SCIP (Pyomo NLP)."""
+    solvers = installed("clarabel", "scip")
+    df = compare("sft", solvers=solvers, instances=1, seed=0, time_limit=5)
+    p2 = df[df["formulation"].str.startswith("p2-uplink/")]
+    assert set(p2["solver"]) == set(solvers) and (p2["status"] == "optimal").all()
+    assert np.allclose(p2["objective"], p2["objective"].iloc[0], rtol=1e-6)
+    assert (df["flag"] == "").all(), df[df["flag"] != ""]
