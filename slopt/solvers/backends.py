@@ -275,7 +275,7 @@ def _solve_pyomo(m: Any, name: str, time_limit: float | None, mip_gap: float | N
         opt = pyo.SolverFactory("cbc", executable=cbc_executable())
     else:
         opt = pyo.SolverFactory(_PYOMO_NAMES[name])
-    opts = {**_pyomo_options(name, time_limit, mip_gap), **options}
+    opts = {**_pyomo_options(name, time_limit, mip_gap), **{k: v for k, v in options.items() if k != "_retry"}}
     if tee:
         opts.pop("log_to_console", None)
     kwargs: dict[str, Any] = {"load_solutions": False, "tee": tee}
@@ -318,6 +318,13 @@ def _solve_pyomo(m: Any, name: str, time_limit: float | None, mip_gap: float | N
     if not has_solution:
         return SolveResult("no_solution", message=msg, raw=results)
     m.solutions.load_from(results)
+    reported = results.problem.upper_bound if minimize else results.problem.lower_bound
+    if name == "cbc" and reported is not None and math.isfinite(float(reported)) and not options.get("_retry"):
+        v0 = pyo.value(obj, exception=False)
+        if v0 is not None and abs(float(v0) - float(reported)) > 1e-6 * max(1.0, abs(float(reported))):
+            # CBC's solution file disagreed with its own objective (a column left out after
+            # presolve, seen on a 1-variable model under load): solve again without presolve
+            return _solve_pyomo(m, name, time_limit, mip_gap, {**options, "presolve": "off", "_retry": True}, tee)
     v = pyo.value(obj, exception=False)
     if v is None:  # CBC/GLPK leave variables that appear in no row unset: any value in bounds is optimal
         for var in m.component_data_objects(pyo.Var, active=True):
