@@ -1,0 +1,93 @@
+"""What every problem's methods share: argument checks, timing and the time budget.
+
+A problem's method is a function ``f(instance, *, solver=None, time_limit=None, mip_gap=None,
+**options) -> Plan``. Decorating it with :func:`method` gives it, in one place for all five
+problems:
+
+- the checks of ``solver`` (a name :func:`slopt.solvers.solve` knows, or any Pyomo/CVXPY name
+  passed through), ``time_limit`` (seconds, finite and > 0) and ``mip_gap`` (relative, in [0, 1)),
+  each a :class:`~slopt.errors.ValidationError` naming the argument and the value;
+- ``plan.seconds`` filled with the wall-clock time when the method did not set it.
+
+Methods that call a solver several times share one budget through :class:`Deadline`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from slopt.errors import ValidationError
+from slopt.plan import Plan
+
+__all__ = ["method", "check_solve_args", "Deadline"]
+
+
+def check_solve_args(solver: Any = None, time_limit: Any = None, mip_gap: Any = None) -> None:
+    """Raise :class:`ValidationError` for a malformed ``solver``, ``time_limit`` (s) or ``mip_gap``."""
+    if solver is not None and (not isinstance(solver, str) or not solver.strip()):
+        raise ValidationError(f"solver must be a solver name (see `slopt solvers`), got {solver!r}", "solver")
+    for name, value, lo_open, hi in (("time_limit", time_limit, True, math.inf),
+                                     ("mip_gap", mip_gap, False, 1.0)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValidationError(f"{name} must be a number, got {value!r}", name)
+        v = float(value)
+        if name == "time_limit" and not (math.isfinite(v) and v > 0):
+            raise ValidationError(f"time_limit must be a finite number of seconds > 0, got {value!r}", name)
+        if name == "mip_gap" and not (0.0 <= v < hi):
+            raise ValidationError(f"mip_gap must be a relative gap in [0, 1), got {value!r}", name)
+
+
+def method(fn: Callable[..., Plan] | None = None, *, check_args: bool = True) -> Any:
+    """Decorator for a problem method: checks the solver arguments and fills ``plan.seconds``.
+
+    Use as ``@method`` or ``@method(check_args=False)``.
+    """
+
+    def wrap(f: Callable[..., Plan]) -> Callable[..., Plan]:
+        @functools.wraps(f)
+        def run(inst: Any, *args: Any, **kw: Any) -> Plan:
+            if check_args:
+                check_solve_args(kw.get("solver"), kw.get("time_limit"), kw.get("mip_gap"))
+            t0 = time.perf_counter()
+            plan = f(inst, *args, **kw)
+            if isinstance(plan, Plan) and not plan.seconds:
+                plan.seconds = time.perf_counter() - t0
+            return plan
+
+        run.__slopt_method__ = True  # type: ignore[attr-defined]
+        return run
+
+    return wrap(fn) if fn is not None else wrap
+
+
+class Deadline:
+    """A time budget shared by the solver calls of one method.
+
+    ``Deadline(None)`` never expires. ``remaining()`` is the time left in seconds (None without a
+    limit; never below ``floor_s`` so that a solver still gets a positive limit), ``expired`` is
+    True once the budget is spent.
+    """
+
+    def __init__(self, time_limit: float | None, floor_s: float = 1e-3) -> None:
+        self.time_limit = time_limit
+        self.floor_s = floor_s
+        self.t0 = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    @property
+    def expired(self) -> bool:
+        return self.time_limit is not None and self.elapsed >= self.time_limit
+
+    def remaining(self) -> float | None:
+        if self.time_limit is None:
+            return None
+        return max(self.time_limit - self.elapsed, self.floor_s)
