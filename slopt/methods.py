@@ -85,7 +85,10 @@ class Deadline:
 
     @property
     def expired(self) -> bool:
-        return self.time_limit is not None and self.elapsed >= self.time_limit
+        """The budget is spent, or a stop was requested (first Ctrl-C, :mod:`slopt.progress`)."""
+        from slopt.progress import stop_requested
+
+        return stop_requested() or (self.time_limit is not None and self.elapsed >= self.time_limit)
 
     def remaining(self) -> float | None:
         if self.time_limit is None:
