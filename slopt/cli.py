@@ -30,6 +30,34 @@ profile_app = typer.Typer(no_args_is_help=True, help="Model profiles: show and m
 app.add_typer(profile_app, name="profile")
 console = Console(width=None if sys.stdout.isatty() else 200)
 
+#: Default ``--time-limit`` of ``slopt solve`` for exact methods (seconds): they stop there with
+#: their incumbent, bound and gap instead of running unbounded on a large instance.
+EXACT_TIME_LIMIT_S = 120.0
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from slopt import __version__
+
+        sys.stdout.write(f"slopt {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
+                                 help="print the version and exit"),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True,
+                                help="log progress (-v: INFO, -vv: DEBUG) on stderr"),
+) -> None:
+    """slopt: optimisation models and algorithms for split learning."""
+    if verbose:
+        import logging
+
+        from slopt.progress import enable
+
+        enable(logging.DEBUG if verbose > 1 else logging.INFO)
+
 
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
@@ -38,9 +66,18 @@ def _fmt(v: Any) -> str:
 
 
 def print_table(rows: list[dict[str, Any]], title: str = "") -> None:
-    """Print a list of dict rows as a rich table (shared by every command)."""
+    """Print a list of dict rows as a rich table (shared by every command); one row with many
+    columns is printed as a key / value table instead, so that nothing is cut."""
     if not rows:
         console.print(f"{title}: nothing to show")
+        return
+    if len(rows) == 1 and len(rows[0]) > 6:
+        t = Table(title=title or None)
+        t.add_column("key")
+        t.add_column("value", overflow="fold")
+        for k, v in rows[0].items():
+            t.add_row(str(k), _fmt(v))
+        console.print(t)
         return
     cols: list[str] = []
     for r in rows:
@@ -84,18 +121,28 @@ def solve(
     scenario: Optional[str] = typer.Option(None, help="scenario YAML/JSON file or shipped scenario name"),
     method: str = typer.Option("paper", help="paper (default), exact, or a baseline name"),
     solver: Optional[str] = typer.Option(None, help="solver backend (default: HiGHS / the method's own)"),
-    time_limit: Optional[float] = typer.Option(None, help="solver time limit, seconds"),
+    time_limit: Optional[float] = typer.Option(
+        None, help=f"time limit, seconds (default: {EXACT_TIME_LIMIT_S:g} s for exact methods, none otherwise); "
+                   "the method returns its incumbent with bound and gap when it is reached"),
     mip_gap: Optional[float] = typer.Option(None, help="relative MIP gap"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="problem parameter key=value (repeatable)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
-    """Solve one problem instance with one method."""
-    from slopt.problems import get
+    """Solve one problem instance with one method.
 
+    Progress is logged with -v (``slopt -v solve ...``); a first Ctrl-C asks the method to stop
+    at its next sub-problem and return its incumbent with its gap.
+    """
+    from slopt.problems import get
+    from slopt.progress import interruptible
+
+    if time_limit is None and method in ("exact", "brute", "brute-force", "milp", "minlp"):
+        time_limit = EXACT_TIME_LIMIT_S
     try:
         p = get(problem)
-        plan = p.run(method, profile=profile, scenario=scenario, solver=solver, time_limit=time_limit,
-                     mip_gap=mip_gap, **parse_sets(set_))
+        with interruptible():
+            plan = p.run(method, profile=profile, scenario=scenario, solver=solver, time_limit=time_limit,
+                         mip_gap=mip_gap, **parse_sets(set_))
     except SloptError as exc:
         _fail(exc)
         return
