@@ -44,3 +44,63 @@ def test_plan_json_contract() -> None:
         assert key in d
     json.dumps(d)
     assert p.to_frame().loc[0, "cut"] == 3
+
+
+def test_version() -> None:
+    import slopt
+
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0
+    assert r.output.strip() == f"slopt {slopt.__version__}"
+
+
+def test_one_row_result_is_key_value() -> None:
+    from slopt.cli import print_table, console
+
+    with console.capture() as cap:
+        print_table([{f"column_{i}": i * 1.5 for i in range(20)}], "t")
+    text = cap.get()
+    # every key on its own line, nothing cut with an ellipsis
+    assert all(f"column_{i}" in text for i in range(20))
+    assert "…" not in text
+
+
+def test_solve_help_states_exact_default_time_limit() -> None:
+    from slopt.cli import EXACT_TIME_LIMIT_S
+
+    r = runner.invoke(app, ["solve", "--help"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0
+    assert f"{EXACT_TIME_LIMIT_S:g} s for exact methods" in " ".join(r.output.split())
+
+
+def test_progress_report_and_stop_request() -> None:
+    import logging
+
+    from slopt.methods import Deadline
+    from slopt.progress import clear_stop, get_logger, report, request_stop
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    log = get_logger("slopt.test")
+    h = Keep()
+    log.addHandler(h)
+    log.setLevel(logging.INFO)
+    try:
+        report(log, 3, 10, incumbent=2.0, bound=1.0, what="cuts")
+    finally:
+        log.removeHandler(h)
+    msg = records[-1].getMessage()
+    assert msg.startswith("3/10 cuts; incumbent 2, bound 1, gap 0.5")
+    d = Deadline(None)
+    assert not d.expired and d.remaining() is None
+    request_stop()
+    try:
+        assert d.expired
+    finally:
+        clear_stop()
+    assert not d.expired
+    assert Deadline(1e-9).expired
