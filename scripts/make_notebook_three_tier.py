@@ -1,14 +1,12 @@
 """Generate notebooks/three_tier.ipynb (the three-tier split fine-tuning study).
 
-Run: ``python scripts/make_notebook_three_tier.py``; the notebook is executed by
-``tests/test_notebooks.py`` (SLOPT_FAST=1 gives the small sweeps).
+Run: ``python scripts/make_notebook_three_tier.py --execute`` (commits the notebook executed);
+``tests/test_notebooks.py`` runs it again (SLOPT_FAST=1 gives the small sweeps).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat as nbf
+from nbtools import write
 
 CELLS: list[tuple[str, str]] = [
     ("md", """# Three-tier split fine-tuning (user / edge / cloud, LoRA)
@@ -201,14 +199,5 @@ cloud; it over-estimates the user part, whose first block needs no input gradien
 ]
 
 
-def build() -> nbf.NotebookNode:
-    nb = nbf.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src) for kind, src in CELLS]
-    return nb
-
-
 if __name__ == "__main__":
-    out = Path(__file__).resolve().parents[1] / "notebooks" / "three_tier.ipynb"
-    nbf.write(build(), out)
-    print(f"wrote {out}")
+    write(CELLS, "three_tier")      # --execute: run it and keep the figures and tables
