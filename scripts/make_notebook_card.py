@@ -1,16 +1,20 @@
 """Write notebooks/card.ipynb (executed by tests/test_notebooks.py with SLOPT_FAST=1).
 
-    python scripts/make_notebook_card.py
+    python scripts/make_notebook_card.py [--execute]
 """
 
-from pathlib import Path
+from nbtools import write
 
-import nbformat as nbf
 
-md = nbf.v4.new_markdown_cell
-code = nbf.v4.new_code_cell
+def md(src: str) -> tuple[str, str]:
+    return ("md", src)
 
-cells = [
+
+def code(src: str) -> tuple[str, str]:
+    return ("code", src)
+
+
+CELLS = [
     md("# CARD: cut layer and server frequency for split fine-tuning of an LLM\n\n"
        "Reproduction study of Li, Wu, Li, Zhang, *Energy-Efficient Split Learning for Fine-Tuning Large "
        "Language Models in Edge Networks* (arXiv:2412.00090) following the reconstructed specification "
@@ -131,7 +135,5 @@ cells = [
        "backward/forward ratio, the LM head cost (neglected here, < 5 %), and the weights."),
 ]
 
-nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
-out = Path(__file__).resolve().parents[1] / "notebooks" / "card.ipynb"
-nbf.write(nb, out)
-print(out)
+if __name__ == "__main__":
+    write(CELLS, "card")
