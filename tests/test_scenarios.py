@@ -87,14 +87,14 @@ def test_validation_names_field() -> None:
 def test_file_errors_name_file_and_field(tmp_path) -> None:
     p = tmp_path / "s.yaml"
     p.write_text("devices: []\nservers: []\n")
-    with pytest.raises(ValidationError, match="s.yaml: missing field 'channel'"):
+    with pytest.raises(ValidationError, match=r"s.yaml: .*missing field 'channel'"):
         read(p)
     p.write_text("devices:\n- {name: a, compute_flops: .nan}\nservers:\n- {name: s, compute_flops: 1e12}\n"
                  "channel: {uplink_bandwidth_hz: 1e6}\n")
-    with pytest.raises(ValidationError, match=r"s.yaml: device 'a'.compute_flops is nan"):
+    with pytest.raises(ValidationError, match=r"s.yaml: devices\[0\].compute_flops = nan: .*finite"):
         read(p)
     p.write_text("devices:\n- {name: a, compute_flop: 1}\nservers: []\nchannel: {uplink_bandwidth_hz: 1e6}\n")
-    with pytest.raises(ValidationError, match=r"devices\[0\] has unknown field"):
+    with pytest.raises(ValidationError, match=r"unknown field 'devices\[0\].compute_flop'; did you mean 'compute_flops'\? accepted: "):
         read(p)
 
 
@@ -117,5 +117,5 @@ def test_more_validation() -> None:
         PathLoss(reference_m=0.0)
     with pytest.raises(ValidationError, match="must be a number, got True"):
         Device("a", True)
-    with pytest.raises(ValidationError, match="'devices' must be a list"):
+    with pytest.raises(ValidationError, match=r"devices = None: input should be a valid list"):
         Scenario.from_dict({"devices": None, "servers": [], "channel": {"uplink_bandwidth_hz": 1e6}})

@@ -401,50 +401,26 @@ class Scenario:
         return clean(asdict(self))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "Scenario":
-        """Inverse of :meth:`to_dict`; errors name ``source`` and the field."""
-        def num(x: Any) -> Any:
-            return math.inf if x in ("inf", "Infinity", ".inf") else x
+    def from_dict(cls, data: Any, source: str = "<dict>") -> "Scenario":
+        """Inverse of :meth:`to_dict`, validated by :class:`slopt.scenarios.schema.ScenarioSpec`;
+        errors name ``source``, the field path and the value."""
+        from slopt.scenarios.schema import ScenarioSpec
+        from slopt.schema import validate
 
-        def build(klass: type, raw: Any, where: str) -> Any:
-            if not isinstance(raw, dict):
-                raise ValidationError(f"{source}: {where} must be a mapping, got {raw!r}", where)
-            allowed = {f.name for f in fields(klass)}
-            unknown = set(raw) - allowed
-            if unknown:
-                raise ValidationError(f"{source}: {where} has unknown field(s) {sorted(unknown)}", where)
-            kw = {k: num(v) for k, v in raw.items()}
-            for k in ("position_m",):
-                if kw.get(k) is not None:
-                    kw[k] = tuple(kw[k])
-            try:
-                return klass(**kw)
-            except TypeError as exc:
-                raise ValidationError(f"{source}: {where}: {exc}", where) from exc
-
-        for key in ("devices", "servers"):
-            if key in data and not isinstance(data[key], list):
-                raise ValidationError(f"{source}: field {key!r} must be a list, got {data[key]!r}", key)
-        if data.get("links") is None:
-            data = {**data, "links": []}
-        if "channel" in data and not isinstance(data["channel"], dict):
-            raise ValidationError(f"{source}: field 'channel' must be a mapping, got {data['channel']!r}",
-                                  "channel")
+        if not isinstance(data, dict):
+            raise ValidationError(f"{source}: a scenario is a mapping with devices, servers and channel, "
+                                  f"got {type(data).__name__}", "scenario")
+        spec = validate(ScenarioSpec, data, source)
+        ch = spec.channel.model_dump()
+        ch["path_loss"] = PathLoss(**ch["path_loss"])
         try:
-            ch = dict(data["channel"])
-            if "path_loss" in ch:
-                ch["path_loss"] = build(PathLoss, ch["path_loss"], "channel.path_loss")
             return cls(
-                devices=tuple(build(Device, d, f"devices[{i}]") for i, d in enumerate(data["devices"])),
-                servers=tuple(build(Server, s, f"servers[{i}]") for i, s in enumerate(data["servers"])),
-                channel=build(Channel, ch, "channel"),
-                links=tuple(build(Link, ln, f"links[{i}]") for i, ln in enumerate(data.get("links", []))),
-                name=data.get("name", ""),
-                seed=data.get("seed"),
+                devices=tuple(Device(**d.model_dump()) for d in spec.devices),
+                servers=tuple(Server(**s.model_dump()) for s in spec.servers),
+                channel=Channel(**ch),
+                links=tuple(Link(**ln.model_dump()) for ln in (spec.links or [])),
+                name=spec.name,
+                seed=spec.seed,
             )
-        except KeyError as exc:
-            raise ValidationError(f"{source}: missing field {exc.args[0]!r}", str(exc.args[0])) from exc
         except ValidationError as exc:
-            if str(exc).startswith(source):
-                raise
             raise ValidationError(f"{source}: {exc}", exc.field) from exc

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from slopt.errors import ValidationError
+from slopt.schema import load_yaml
 from slopt.scenarios.entities import Scenario
 
 __all__ = ["read", "write", "shipped", "DATA_DIR"]
@@ -28,11 +29,17 @@ def read(path: str | Path) -> Scenario:
         else:
             raise ValidationError(f"scenario file {str(path)!r} does not exist (shipped scenarios: "
                                   f"{', '.join(shipped()) or 'none'})", "scenario")
-    text = p.read_text()
     try:
-        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ValidationError(f"{p}: cannot parse ({exc})", "file") from exc
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"{p}: cannot read the scenario file ({exc})", "file") from exc
+    if p.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise ValidationError(f"{p}: not valid JSON ({exc})", "file") from exc
+    else:
+        data = load_yaml(text, str(p))   # YAML 1.2: 5.0e6 is a number, duplicate keys an error
     if not isinstance(data, dict):
         raise ValidationError(f"{p}: expected a mapping at the top level", "file")
     return Scenario.from_dict(data, source=str(p))
