@@ -1,20 +1,26 @@
-"""Generate notebooks/sft.ipynb (split fine-tuning study, spec sft-two-timescale.md §7-9)."""
+"""Generate notebooks/sft.ipynb (split fine-tuning study, spec sft-two-timescale.md §7-9).
+
+Run:  python scripts/make_notebook_sft.py --execute   (committed executed, with its figures)
+The tests execute the notebook with SLOPT_FAST=1 (smaller sizes).
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-import nbformat as nbf
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from nbtools import write  # noqa: E402
 
-cells = []
+CELLS: list[tuple[str, str]] = []
 
 
 def md(s: str) -> None:
-    cells.append(nbf.v4.new_markdown_cell(s.strip()))
+    CELLS.append(("md", s.strip()))
 
 
 def code(s: str) -> None:
-    cells.append(nbf.v4.new_code_cell(s.strip()))
+    CELLS.append(("code", s.strip()))
 
 
 md("""
@@ -182,9 +188,5 @@ md("""
   raw fp32 both ways; the paper's 93.6 % corresponds to ~2 bit per element.
 """)
 
-nb = nbf.v4.new_notebook()
-nb["cells"] = cells
-nb["metadata"]["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-out = Path(__file__).resolve().parents[1] / "notebooks" / "sft.ipynb"
-nbf.write(nb, out)
-print(f"wrote {out}")
+if __name__ == "__main__":
+    write(CELLS, "sft")
