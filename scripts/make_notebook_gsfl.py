@@ -1,14 +1,13 @@
 """Generate notebooks/gsfl.ipynb (GSFL study, spec shared/papers/gsfl-latency.md §7-§9).
 
-Run:  /work/venv/bin/python scripts/make_notebook_gsfl.py
+    python scripts/make_notebook_gsfl.py [--execute]
+
 The tests execute the notebook with SLOPT_FAST=1 (smaller sweeps).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat as nbf
+from nbtools import write
 
 CELLS: list[tuple[str, str]] = [
     ("md", """# GSFL: group-based split federated learning — round latency and its optimisation
@@ -151,14 +150,5 @@ print(pd.DataFrame(rows).round(2).to_string(index=False))"""),
 ]
 
 
-def build() -> nbf.NotebookNode:
-    nb = nbf.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src) for kind, src in CELLS]
-    return nb
-
-
 if __name__ == "__main__":
-    out = Path(__file__).resolve().parents[1] / "notebooks" / "gsfl.ipynb"
-    nbf.write(build(), out)
-    print(f"wrote {out}")
+    write(CELLS, "gsfl")
