@@ -33,9 +33,15 @@ def _label(names: Sequence[Any] | None, index: int) -> str:
 
 def as_float_array(field: str, values: Any, n: int | None = None) -> np.ndarray:
     """Convert ``values`` to a 1-D float64 array of length ``n`` (if given), naming ``field`` on error."""
+    raw = values if isinstance(values, np.ndarray) else None
+    if raw is not None and raw.dtype.kind == "b":
+        raise ValidationError(f"{field}: expected numbers, got a boolean array", field)
+    if raw is None and isinstance(values, (list, tuple)) and any(type(x) is bool for x in values):
+        i = next(i for i, x in enumerate(values) if type(x) is bool)
+        raise ValidationError(f"{field}[{i}] = {values[i]!r}: a number is required, not a bool", field)
     try:
         arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ValidationError(f"{field}: cannot read as numbers ({exc})", field) from exc
     if arr.ndim == 0 and n is not None:
         arr = np.full(n, float(arr))

@@ -113,7 +113,7 @@ def test_json_errors_name_file_and_field(tmp_path) -> None:
         read(p)
     d = to_dict(synthetic.chain())
     del d["vertices"]["activation_bytes"]
-    with pytest.raises(ValidationError, match="missing field vertices.'activation_bytes'"):
+    with pytest.raises(ValidationError, match="x.json: missing field 'vertices.activation_bytes'"):
         from_dict(d, source="x.json")
     d = to_dict(synthetic.chain())
     d["vertices"]["forward_flop"][2] = -5

@@ -54,33 +54,32 @@ def to_dict(graph: ModelGraph) -> dict[str, Any]:
     }
 
 
-def from_dict(data: dict[str, Any], source: str = "<dict>") -> ModelGraph:
-    """Build a graph from the dictionary form; errors name ``source`` and the field."""
-    def need(obj: Any, key: str, where: str) -> Any:
-        if not isinstance(obj, dict) or key not in obj:
-            raise ValidationError(f"{source}: missing field {where}{key!r}", key)
-        return obj[key]
+def from_dict(data: Any, source: str = "<dict>") -> ModelGraph:
+    """Build a graph from the dictionary form, validated by
+    :class:`slopt.profiles.schema.ProfileFileSpec` and its vectorised column checks; errors name
+    ``source``, the field path and the value."""
+    from slopt.profiles.schema import ProfileFileSpec, check_columns
+    from slopt.schema import validate
 
-    fmt = data.get("format", FORMAT) if isinstance(data, dict) else None
-    if fmt != FORMAT:
-        raise ValidationError(f"{source}: field 'format' is {fmt!r}, expected {FORMAT!r}", "format")
-    v = need(data, "vertices", "")
-    e = need(data, "edges", "")
-    names = [str(x) for x in v["name"]] if "name" in v else None
-    cols = {k: need(v, k, "vertices.") for k in COLUMNS if k != "trainable_param_bytes"}
-    if "trainable_param_bytes" in v:
-        cols["trainable_param_bytes"] = v["trainable_param_bytes"]
+    if not isinstance(data, dict):
+        raise ValidationError(f"{source}: a profile is a mapping with vertices and edges, got "
+                              f"{type(data).__name__}", "profile")
+    spec = validate(ProfileFileSpec, data, source)
+    v, e = spec.vertices, spec.edges
+    check_columns(v, e, source)
+    names = list(v["name"]) if "name" in v else None
+    cols = {k: v[k] for k in COLUMNS if k in v}
     extra = {k: val for k, val in v.items() if k not in COLUMNS and k not in ("name", "block")}
-    src, dst = need(e, "src", "edges."), need(e, "dst", "edges.")
-    if names is not None and any(isinstance(x, str) for x in (*src[:1], *dst[:1])):
-        src, dst = _names_to_index(names, src, "src"), _names_to_index(names, dst, "dst")
+    src, dst = e.src, e.dst
     try:
+        if names is not None and any(isinstance(x, str) for x in (*src[:1], *dst[:1])):
+            src, dst = _names_to_index(names, src, "src"), _names_to_index(names, dst, "dst")
         return ModelGraph(src=np.asarray(src, dtype=np.int64), dst=np.asarray(dst, dtype=np.int64),
                           names=names, block=v.get("block"), extra=extra or None,
-                          name=data.get("name", ""), provenance=data.get("provenance"), **cols)
+                          name=spec.name, provenance=spec.provenance, **cols)
     except ValidationError as exc:
         raise ValidationError(f"{source}: {exc}", exc.field) from exc
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ValidationError(f"{source}: {exc}", None) from exc
 
 
@@ -109,9 +108,14 @@ def read(path: str | Path) -> ModelGraph:
         else:
             raise ValidationError(f"profile file {str(path)!r} does not exist (shipped profiles: "
                                   f"{', '.join(shipped()) or 'none'})", "profile")
-    text = p.read_text()
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"{p}: cannot read the profile file ({exc})", "file") from exc
     try:
         data = json.loads(text)
+    except RecursionError as exc:
+        raise ValidationError(f"{p}: nesting too deep to parse", "file") from exc
     except json.JSONDecodeError as exc:
         keys = re.findall(r'"(\w+)"\s*:', text[:exc.pos])
         field = keys[-1] if keys else "json"
