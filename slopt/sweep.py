@@ -27,59 +27,81 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Optional, Union
 
 import pandas as pd
 import yaml
 
 from slopt.errors import SloptError, ValidationError
+from slopt.schema import Field, Index, Literal, Strict, StrictBool, StrictInt, StrictStr, load_yaml, register_schema, validate
 
 __all__ = ["SweepSpec", "points", "run_point", "run_points", "sweep", "read_results"]
 
 
-class SweepSpec(dict):
-    """A validated sweep specification (a dict with the keys documented in the module)."""
+GridValue = Union[StrictBool, StrictInt, float, StrictStr, None]
 
-    KEYS = {"problem", "methods", "grid", "seeds", "solver", "time_limit", "mip_gap", "profile",
-            "scenario", "output", "format", "batch_size", "params"}
+
+class SeedRange(Strict):
+    """``seeds: {start: 0, count: 10}``."""
+
+    start: Index = Field(0, description="first seed")
+    count: Annotated[int, Field(ge=1)] = Field(description="number of seeds")
+
+
+class SweepSpecModel(Strict):
+    """A sweep spec file (YAML 1.2 or JSON; ``slopt schema sweep``)."""
+
+    problem: StrictStr = Field(description="registered problem name (`slopt demo` lists them)")
+    methods: Union[StrictStr, list[StrictStr]] = Field(["paper"], description="method name(s)")
+    grid: dict[StrictStr, Annotated[list[GridValue], Field(min_length=1)]] = Field(
+        default_factory=dict, description="parameter name -> non-empty list of values (every combination)")
+    seeds: Union[Index, list[Index], SeedRange] = Field([0], description="seed, list of seeds or {start, count}")
+    solver: Optional[StrictStr] = Field(None, description="solver backend passed to every method")
+    time_limit: Optional[Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
+        None, description="time limit per point, s")
+    mip_gap: Optional[Annotated[float, Field(ge=0, lt=1)]] = Field(None, description="relative MIP gap")
+    profile: Optional[StrictStr] = Field(None, description="profile file or shipped name")
+    scenario: Optional[StrictStr] = Field(None, description="scenario file or shipped name")
+    output: Optional[StrictStr] = Field(None, description="output folder (default sweep-<problem>)")
+    format: Literal["parquet", "csv"] = Field("parquet", description="part file format")
+    batch_size: Optional[Annotated[int, Field(ge=1)]] = Field(None, description="points per Dask task")
+    params: dict[StrictStr, Any] = Field(default_factory=dict, description="fixed parameters of every point")
+
+
+register_schema("sweep", lambda: SweepSpecModel)
+
+
+class SweepSpec(dict):
+    """A validated sweep specification (a dict with the keys of :class:`SweepSpecModel`)."""
+
+    KEYS = set(SweepSpecModel.model_fields)
 
     @classmethod
     def load(cls, source: str | Path | dict[str, Any]) -> "SweepSpec":
-        """From a YAML/JSON file or a dict; errors name the field."""
+        """From a YAML/JSON file or a dict; errors name the field path and the value.
+
+        YAML is read as YAML 1.2 (``5.0e6`` is a float, so a swept axis stays numeric)."""
         if isinstance(source, dict):
             data, where = dict(source), "<spec>"
         else:
             where = str(source)
             try:
-                data = yaml.safe_load(Path(source).read_text())
-            except (OSError, yaml.YAMLError) as exc:
+                text = Path(source).read_text()
+            except (OSError, UnicodeDecodeError) as exc:
                 raise ValidationError(f"{where}: cannot read sweep spec ({exc})", "spec") from exc
+            data = json.loads(text) if str(source).endswith(".json") else load_yaml(text, where)
         if not isinstance(data, dict):
             raise ValidationError(f"{where}: a sweep spec is a mapping", "spec")
-        unknown = set(data) - cls.KEYS
-        if unknown:
-            raise ValidationError(f"{where}: unknown field(s) {sorted(unknown)}; known: {sorted(cls.KEYS)}",
-                                  "spec")
-        if "problem" not in data:
-            raise ValidationError(f"{where}: missing field 'problem'", "problem")
-        data.setdefault("methods", ["paper"])
-        if isinstance(data["methods"], str):
-            data["methods"] = [data["methods"]]
-        data.setdefault("grid", {})
-        if not isinstance(data["grid"], dict):
-            raise ValidationError(f"{where}: 'grid' must map parameter names to lists", "grid")
-        for k, v in data["grid"].items():
-            if not isinstance(v, list) or not v:
-                raise ValidationError(f"{where}: grid.{k} must be a non-empty list, got {v!r}", f"grid.{k}")
-        seeds = data.get("seeds", [0])
-        if isinstance(seeds, dict):
-            seeds = list(range(int(seeds.get("start", 0)), int(seeds.get("start", 0)) + int(seeds["count"])))
-        data["seeds"] = [int(s) for s in (seeds if isinstance(seeds, list) else [seeds])]
-        data.setdefault("output", f"sweep-{data['problem']}")
-        data.setdefault("format", "parquet")
-        if data["format"] not in ("parquet", "csv"):
-            raise ValidationError(f"{where}: format {data['format']!r}: use parquet or csv", "format")
-        return cls(data)
+        m = validate(SweepSpecModel, data, where)
+        out = m.model_dump()
+        out["methods"] = [m.methods] if isinstance(m.methods, str) else list(m.methods)
+        seeds = m.seeds
+        if isinstance(seeds, SeedRange):
+            out["seeds"] = list(range(seeds.start, seeds.start + seeds.count))
+        else:
+            out["seeds"] = [seeds] if isinstance(seeds, int) else list(seeds)
+        out["output"] = m.output or f"sweep-{m.problem}"
+        return cls({k: v for k, v in out.items() if v is not None or k in data})
 
 
 def point_id(point: dict[str, Any]) -> str:

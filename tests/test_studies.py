@@ -90,10 +90,23 @@ def test_failing_point_is_recorded(tmp_path) -> None:
 def test_spec_errors(tmp_path) -> None:
     with pytest.raises(ValidationError, match="missing field 'problem'"):
         SweepSpec.load({"methods": ["paper"]})
-    with pytest.raises(ValidationError, match="grid.x must be a non-empty list"):
+    with pytest.raises(ValidationError, match="grid.x = 3: input should be a valid list"):
         SweepSpec.load({"problem": PROBLEM, "grid": {"x": 3}})
-    with pytest.raises(ValidationError, match="unknown field"):
+    with pytest.raises(ValidationError, match="grid.x = \\[\\]: list should have at least 1 item"):
+        SweepSpec.load({"problem": PROBLEM, "grid": {"x": []}})
+    with pytest.raises(ValidationError, match="unknown field 'gird'; did you mean 'grid'"):
         SweepSpec.load({"problem": PROBLEM, "gird": {}})
+    with pytest.raises(ValidationError, match="time_limit = 0"):
+        SweepSpec.load({"problem": PROBLEM, "time_limit": 0})
+
+
+def test_spec_yaml_numbers_stay_numbers(tmp_path) -> None:
+    p = tmp_path / "s.yaml"
+    p.write_text(f"problem: {PROBLEM}\ngrid:\n  bandwidth_hz: [5.0e6, 1.0e7, 2e7]\n  flag: [yes, no]\n")
+    sp = SweepSpec.load(p)
+    assert sp["grid"]["bandwidth_hz"] == [5.0e6, 1.0e7, 2.0e7]
+    assert all(isinstance(v, float) for v in sp["grid"]["bandwidth_hz"])
+    assert sp["grid"]["flag"] == ["yes", "no"]     # YAML 1.2: yes/no are strings, not booleans
 
 
 def test_cli_sweep_and_compare(tmp_path) -> None:
