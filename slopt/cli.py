@@ -249,6 +249,40 @@ def sweep(
         print_table(summary.to_dict("records"), "sweep summary")
 
 
+@app.command()
+def schema(name: Optional[str] = typer.Argument(None, help="input name (omit to list them)")) -> None:
+    """Print the JSON Schema of an input (scenario, profile, sweep, a problem's parameters...)."""
+    from slopt.schema import did_you_mean, schemas
+
+    reg = schemas()
+    if name is None:
+        print_table([{"input": k, "description": (m.__doc__ or "").strip().splitlines()[0]}
+                     for k, m in reg.items()], "declared inputs (slopt schema NAME)")
+        return
+    if name not in reg:
+        _fail(SloptError(f"unknown input {name!r};{did_you_mean(name, list(reg))} known: {', '.join(reg)}"))
+        return
+    sys.stdout.write(json.dumps(reg[name].model_json_schema(), indent=1) + "\n")
+
+
+scenario_app = typer.Typer(no_args_is_help=True, help="Scenario files: template.")
+app.add_typer(scenario_app, name="scenario")
+
+
+@scenario_app.command("template")
+def scenario_template(output: Optional[Path] = typer.Option(None, "-o", "--output",
+                                                             help="file to write (default: print)")) -> None:
+    """Write a commented scenario file: every field with its unit, default and description."""
+    from slopt.scenarios.template import template
+
+    text = template()
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text)
+    console.print(f"[green]wrote[/] {output}")
+
+
 @profile_app.command("show")
 def profile_show(file: str = typer.Argument(..., help="profile JSON file or shipped profile name"),
                  layers: bool = typer.Option(False, help="also list every vertex")) -> None:
