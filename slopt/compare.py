@@ -17,49 +17,13 @@ import pandas as pd
 from slopt.errors import SolverNotAvailable, ValidationError
 from slopt.problems import get
 from slopt.solvers import BACKENDS, available_solvers, model_kind, solve
+from slopt.solvers.classes import COVERED_BY, problem_class
 
 __all__ = ["compare", "problem_class", "flag_disagreements"]
 
 
-def problem_class(model: Any) -> str:
-    """Classify a formulation: LP, MILP, QP, MIQP, NLP, MINLP (Pyomo); LP, MILP, QP, MIQP, SOCP,
-    MISOCP, EXP (exponential cone) (CVXPY); IP (CP-SAT)."""
-    kind = model_kind(model)
-    if kind == "cpsat":
-        return "IP"
-    if kind == "cvxpy":
-        mi = model.is_mixed_integer()
-        exp_atoms = {"rel_entr", "entr", "exp", "log", "kl_div", "log_sum_exp", "logistic", "xexp",
-                     "log1p", "geo_mean_exp"}
-        if any(a.__name__ in exp_atoms for a in model.atoms()):
-            return "MIEXP" if mi else "EXP"  # exponential cone
-        if model.is_dcp() and all(c.expr.is_affine() for c in model.constraints) and model.objective.expr.is_affine():
-            return "MILP" if mi else "LP"
-        if model.is_qp():
-            return "MIQP" if mi else "QP"
-        return "MISOCP" if mi else "SOCP"
-    import pyomo.environ as pyo
-
-    integer = any(not v.is_continuous() for v in model.component_data_objects(pyo.Var, active=True))
-    degree = 0
-    for c in model.component_data_objects(pyo.Constraint, active=True):
-        d = c.body.polynomial_degree()
-        degree = 99 if d is None else max(degree, d)
-    for o in model.component_data_objects(pyo.Objective, active=True):
-        d = o.expr.polynomial_degree()
-        degree = 99 if d is None else max(degree, d)
-    if degree <= 1:
-        return "MILP" if integer else "LP"
-    if degree == 2:
-        return "MINLP" if integer else "QP"
-    return "MINLP" if integer else "NLP"
-
-
 #: backend classes that cover each problem class (a MINLP solver also solves MILPs, ...)
-_COVERED_BY = {"LP": {"LP"}, "MILP": {"MILP", "MINLP"}, "QP": {"QP", "NLP", "MINLP"},
-               "MIQP": {"MINLP", "MISOCP"}, "NLP": {"NLP", "MINLP"}, "MINLP": {"MINLP"},
-               "SOCP": {"SOCP", "MISOCP"}, "MISOCP": {"MISOCP"}, "EXP": {"EXP"}, "MIEXP": set(),
-               "IP": {"IP"}}
+_COVERED_BY = COVERED_BY
 
 
 def _applicable(solver: str, kind: str, cls: str) -> bool:

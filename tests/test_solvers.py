@@ -189,7 +189,9 @@ def test_result_to_dict_is_json_safe() -> None:
 
     r = solve(knapsack_pyomo())
     d = r.to_dict()
-    assert set(d) == {"status", "objective", "bound", "gap", "seconds", "solver", "message"}
+    assert {"status", "objective", "bound", "gap", "seconds", "solver", "message", "termination",
+            "has_primal", "max_violation"} <= set(d) and "raw" not in d
+    assert d["termination"] == "optimal" and d["has_primal"] is True and d["max_violation"] == 0.0
     json.dumps(d)
 
 

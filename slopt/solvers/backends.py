@@ -1,24 +1,35 @@
 """Solver backends: one :func:`solve` over Pyomo models, CVXPY problems and CP-SAT models.
 
 Each backend maps the common ``time_limit`` (seconds) and ``mip_gap`` (relative) to the solver's
-own option names, and turns the solver's termination into a :class:`SolveResult`. A time limit
-never raises: the incumbent comes back with status ``feasible`` and its bound and gap.
+own option names, loads the solver's point into the model, and hands the termination, the reported
+objective and bound and the certificate of the point (:mod:`slopt.solvers.certify`) to
+:func:`slopt.solvers.certify.finish`, which derives the :class:`SolveResult`. A time limit never
+raises: the incumbent comes back with status ``feasible`` and its bound and gap, or
+``no_solution`` with the bound.
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
 import importlib
 import importlib.metadata
 import math
+import os
 import shutil
+import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from slopt.errors import SolverNotAvailable, ValidationError
-from slopt.solvers.result import SolveResult, relative_gap
+from slopt.solvers.cbc import cbc_builds, cbc_executable, load_values, run_cbc
+from slopt.solvers.certify import _has, certify_cpsat, certify_cvxpy, certify_pyomo, feas_tol, fill_unused_pyomo, finish, obj_tol
+from slopt.solvers.result import SolveResult
 
-__all__ = ["solve", "available_solvers", "BACKENDS", "Backend", "default_solver", "model_kind"]
+__all__ = ["solve", "available_solvers", "BACKENDS", "Backend", "default_solver", "model_kind", "resolve_solver",
+           "cbc_executable", "cbc_builds", "glpsol_executable", "DEFAULT_GAP"]
 
 
 @dataclass(frozen=True)
@@ -58,24 +69,6 @@ def _importable(module: str, dist: str) -> Callable[[], str | None]:
     return probe
 
 
-def cbc_executable() -> str | None:
-    """Path of a CBC binary: Debian's ``/usr/bin/cbc`` first, else ``cbc`` on PATH, else cbcbox's.
-
-    Debian's build comes first: cbcbox's build (which also puts a ``cbc`` on a virtual
-    environment's PATH) returned a wrong "optimal" answer on a 1-variable MILP here.
-    """
-    for path in ("/usr/bin/cbc", shutil.which("cbc")):
-        if path and shutil.os.path.exists(path):
-            return path
-    try:
-        import cbcbox
-
-        p = cbcbox.cbc_bin_path()
-        return p if p and shutil.os.path.exists(p) else None
-    except Exception:
-        return None
-
-
 def _probe_exe(find: Callable[[], str | None], label: str) -> Callable[[], str | None]:
     def probe() -> str | None:
         return f"{label} ({find()})" if find() else None
@@ -109,10 +102,10 @@ BACKENDS: dict[str, Backend] = {
         Backend("highs", ("pyomo", "cvxpy"), ("LP", "MILP", "QP"), "pip install highspy",
                 _importable("highspy", "highspy")),
         Backend("cbc", ("pyomo",), ("LP", "MILP"),
-                "apt-get install coinor-cbc   (or: pip install cbcbox)",
+                "pip install cbcbox   (or: apt-get install coinor-cbc; SLOPT_CBC=debian|cbcbox|PATH selects)",
                 _probe_exe(cbc_executable, "cbc")),
         Backend("glpk", ("pyomo",), ("LP", "MILP"), "apt-get install glpk-utils",
-                _probe_exe(lambda: shutil.which("glpsol"), "glpsol")),
+                _probe_exe(lambda: glpsol_executable(), "glpsol")),
         Backend("scip", ("pyomo", "cvxpy"), ("LP", "MILP", "QP", "NLP", "MINLP", "SOCP", "MISOCP"),
                 "pip install pyscipopt", _importable("pyscipopt", "pyscipopt")),
         Backend("ipopt", ("pyomo",), ("NLP",),
@@ -130,12 +123,26 @@ BACKENDS: dict[str, Backend] = {
 _ALIASES = {"appsi_highs": "highs", "scip_direct": "scip", "cpsat": "cp-sat", "ortools": "cp-sat",
             "coin-cbc": "cbc", "glpsol": "glpk"}
 
+#: The relative gap each backend's "optimal" means when no ``mip_gap`` is passed (the solvers'
+#: documented defaults: HiGHS ``mip_rel_gap`` = 1e-4; CBC ``ratioGap``, GLPK ``mipgap``, SCIP
+#: ``limits/gap`` and CP-SAT ``relative_gap_limit`` = 0).
+DEFAULT_GAP = {"highs": 1e-4}
+
+#: Absolute gap below which a bound counts as closed (HiGHS ``mip_abs_gap`` = 1e-6, CP-SAT
+#: ``absolute_gap_limit`` = 1e-4).
+ABS_GAP = {"cp-sat": 1e-4}
+
+#: CVXPY keyword arguments of ``Problem.solve`` that are not solver options.
+_CVXPY_KWARGS = {"warm_start", "ignore_dpp", "canon_backend", "enforce_dpp", "qcp", "gp",
+                 "requires_grad", "scip_params", "solver_path", "bounds"}
+
 
 def default_solver(kind: str, problem_class: str = "MILP") -> str:
-    """The default backend for a model kind: HiGHS for LP/MILP, SCIP for MINLP, Clarabel for conic."""
+    """The default backend for a model kind: HiGHS for LP/MILP/QP, SCIP for NLP/MINLP/MIQP/MISOCP,
+    Clarabel for conic CVXPY problems, CP-SAT for CpModel."""
     if kind == "cpsat":
         return "cp-sat"
-    if problem_class in ("MINLP", "NLP", "MISOCP"):
+    if problem_class in ("MINLP", "NLP", "MISOCP", "MIQP"):
         return "scip"
     if kind == "cvxpy" and problem_class in ("SOCP", "EXP", "SDP"):
         return "clarabel"
@@ -168,17 +175,69 @@ def available_solvers(kind: str | None = None) -> list[dict[str, Any]]:
     return rows
 
 
-def _backend(solver: str, kind: str) -> Backend:
+def _passthrough(name: str, kind: str | None) -> str | None:
+    """``"pyomo"``/``"cvxpy"`` when ``name`` is an installed Pyomo or CVXPY solver slopt does not
+    register (gurobi, cplex, xpress, mosek...), else None."""
+    import logging
+
+    if kind in (None, "cvxpy"):
+        try:
+            import cvxpy as cp
+
+            if name.upper() in cp.installed_solvers():
+                return "cvxpy"
+        except Exception:  # noqa: BLE001
+            pass
+    if kind in (None, "pyomo"):
+        try:
+            import pyomo.environ as pyo
+
+            log = logging.getLogger("pyomo.solvers")
+            level = log.level
+            log.setLevel(logging.ERROR)
+            try:
+                opt = pyo.SolverFactory(name)
+                ok = opt is not None and opt.available(exception_flag=False)
+            finally:
+                log.setLevel(level)
+            if ok and type(opt).__name__ != "UnknownSolver":
+                return "pyomo"
+        except Exception:  # noqa: BLE001
+            pass
+    return None
+
+
+def resolve_solver(solver: str, kind: str | None = None) -> str:
+    """The canonical name of ``solver`` (a registered backend, an alias, or an installed Pyomo /
+    CVXPY solver passed through). Raises :class:`SolverNotAvailable` for an unknown or absent one,
+    :class:`ValidationError` when it does not take ``kind`` models."""
     name = _ALIASES.get(solver.lower(), solver.lower())
     if name not in BACKENDS:
-        raise SolverNotAvailable(f"unknown solver {solver!r}; known: {', '.join(BACKENDS)}")
+        if _passthrough(solver, kind) is not None:
+            return solver
+        raise SolverNotAvailable(f"unknown solver {solver!r}; known: {', '.join(BACKENDS)} (or any "
+                                 "installed Pyomo / CVXPY solver name)")
     b = BACKENDS[name]
-    if kind not in b.kinds:
+    if kind is not None and kind not in b.kinds:
         usable = [x.name for x in BACKENDS.values() if kind in x.kinds]
         raise ValidationError(f"solver {name!r} does not take {kind} models; use one of {usable}", "solver")
     if b.probe() is None:
         raise SolverNotAvailable(f"solver {name!r} is not installed here; install it with: {b.install}")
-    return b
+    return name
+
+
+def _check_class(b: Backend, kind: str, model: Any) -> None:
+    """A model class the backend cannot take raises, naming the backends that can."""
+    if b.name == "cp-sat" or (b.name == "scip" and kind == "pyomo"):
+        return  # CP-SAT takes only CpModels; SCIP through Pyomo every class
+    from slopt.solvers.classes import COVERED_BY, problem_class
+
+    cls = problem_class(model)
+    if COVERED_BY.get(cls, {cls}) & set(b.classes):
+        return
+    can = [x.name for x in BACKENDS.values() if kind in x.kinds and COVERED_BY.get(cls, {cls}) & set(x.classes)]
+    raise ValidationError(f"solver {b.name!r} cannot solve a {cls} ({kind} model); "
+                          f"solvers that can: {', '.join(can) or 'none registered'}", "solver")
 
 
 def solve(
@@ -188,51 +247,148 @@ def solve(
     mip_gap: float | None = None,
     options: dict[str, Any] | None = None,
     tee: bool = False,
+    *,
+    solver_options: dict[str, Any] | None = None,
+    verbose: bool | None = None,
 ) -> SolveResult:
-    """Solve a Pyomo ``ConcreteModel``, a ``cvxpy.Problem`` or an OR-Tools ``CpModel``.
+    """Solve a Pyomo ``ConcreteModel``, a ``cvxpy.Problem`` or an OR-Tools ``CpModel``, and
+    certify the answer (:mod:`slopt.solvers.certify`).
 
     Parameters
     ----------
     model : the formulation; on success its variables hold the solution (for CP-SAT, read them
         from ``result.raw``, the ``CpSolver``).
-    solver : backend name (see :func:`available_solvers`); default HiGHS (CP-SAT for CpModel).
+    solver : backend name (see :func:`available_solvers`); default HiGHS (SCIP for NLP/MINLP,
+        Clarabel for conic CVXPY problems, CP-SAT for CpModel). Any other Pyomo or CVXPY solver
+        installed here (``gurobi``, ``cplex``, ``mosek``...) is passed through by name.
     time_limit : wall-clock limit in seconds. Hitting it returns the incumbent (status
-        ``feasible``) with its bound and gap, or ``no_solution``; it never raises.
-    mip_gap : relative optimality gap at which a MIP solver may stop.
-    options : solver-specific options passed through unchanged (the solver's own names).
-    tee : stream the solver log.
+        ``feasible``) with its bound and gap, or ``no_solution`` with the bound; it never raises.
+    mip_gap : relative optimality gap at which a MIP solver may stop; ``optimal`` is then
+        accepted up to this gap. None: the solver's default (:data:`DEFAULT_GAP`).
+    solver_options : solver-specific options, the solver's own names (``options`` is the older
+        name of the same argument). An option the solver does not know raises (HiGHS through
+        CVXPY, SCIP, GLPK, CP-SAT) or warns (HiGHS, CBC), naming it.
+    tee : stream the solver log (``verbose`` is a synonym).
 
     Raises
     ------
     SolverNotAvailable
         The solver is not installed (the message names the install command) or unknown.
+    ValidationError
+        A bad ``time_limit`` / ``mip_gap``, an unknown solver option, or a model class the solver
+        cannot take (the message names the solvers that can).
     """
     kind = model_kind(model)
-    b = _backend(solver or default_solver(kind), kind)
-    if time_limit is not None and not (time_limit > 0):
-        raise ValidationError(f"time_limit = {time_limit!r} s; it must be positive", "time_limit")
-    if mip_gap is not None and not (0 <= mip_gap < 1):
+    if options is not None and solver_options is not None:
+        raise ValidationError("pass solver options as solver_options or options, not both", "solver_options")
+    opts = solver_options if solver_options is not None else options
+    if opts is not None and not isinstance(opts, dict):
+        raise ValidationError(f"solver_options must be a dict of the solver's own option names, got {opts!r}",
+                              "solver_options")
+    tee = bool(tee or verbose)
+    if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, (int, float))
+                                   or not (math.isfinite(time_limit) and time_limit > 0)):
+        raise ValidationError(f"time_limit = {time_limit!r} s; it must be a finite number > 0", "time_limit")
+    if mip_gap is not None and (isinstance(mip_gap, bool) or not isinstance(mip_gap, (int, float))
+                                or not (0 <= mip_gap < 1)):
         raise ValidationError(f"mip_gap = {mip_gap!r}; it must be in [0, 1)", "mip_gap")
-    options = dict(options or {})
+    if solver is None:
+        from slopt.solvers.classes import problem_class
+
+        solver = default_solver(kind, problem_class(model) if kind != "cpsat" else "IP")
+    name = resolve_solver(solver, kind)
+    b = BACKENDS.get(name)
+    if b is not None:
+        _check_class(b, kind, model)
+    opts = dict(opts or {})
+    gap_limit = float(mip_gap) if mip_gap is not None else DEFAULT_GAP.get(name, 0.0)
     t0 = time.perf_counter()
     try:
         if kind == "pyomo":
-            res = _solve_pyomo(model, b.name, time_limit, mip_gap, options, tee)
+            res = _solve_pyomo(model, name, time_limit, mip_gap, gap_limit, opts, tee)
         elif kind == "cvxpy":
-            res = _solve_cvxpy(model, b.name, time_limit, mip_gap, options, tee)
+            res = _solve_cvxpy(model, name, time_limit, mip_gap, gap_limit, opts, tee)
         else:
-            res = _solve_cpsat(model, time_limit, mip_gap, options, tee)
+            res = _solve_cpsat(model, time_limit, mip_gap, gap_limit, opts, tee)
     except (SolverNotAvailable, ValidationError):
         raise
     except Exception as exc:  # a solver crash is reported, not raised
-        res = SolveResult("error", message=f"{type(exc).__name__}: {exc}")
+        msg = f"{type(exc).__name__}: {exc}"
+        bad = [k for k in opts if str(k) in str(exc)]
+        if bad:
+            raise ValidationError(f"solver option {bad[0]!r} rejected by {name}: {msg}", "solver_options") from exc
+        res = SolveResult("error", message=msg, termination="other_error", has_primal=False)
     res.seconds = time.perf_counter() - t0
-    res.solver = b.name
+    res.solver = b.name if b is not None else name
     return res
 
 
+def _warn_options(name: str, unknown: list[str]) -> None:
+    if unknown:
+        warnings.warn(f"{name} does not know the option(s) {', '.join(map(repr, unknown))}; "
+                      "they were ignored", UserWarning, stacklevel=4)
+
+
+@functools.lru_cache(maxsize=None)
+def _highs_option_names() -> frozenset[str]:
+    import highspy
+
+    return frozenset(a for a in dir(highspy.HighsOptions()) if not a.startswith("_"))
+
+
+@functools.lru_cache(maxsize=None)
+def _scip_param_names() -> frozenset[str]:
+    import pyscipopt
+
+    return frozenset(pyscipopt.Model().getParams())
+
+
+@functools.lru_cache(maxsize=None)
+def _glpk_option_names() -> frozenset[str]:
+    import re
+    import subprocess
+
+    exe = glpsol_executable()
+    if not exe:
+        return frozenset()
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True).stdout
+    return frozenset(re.findall(r"--([A-Za-z][\w-]*)", out))
+
+
+def _check_options(name: str, opts: dict[str, Any], strict: bool = True) -> None:
+    """Unknown option names: a ValidationError (SCIP, GLPK), a warning (HiGHS: its Python binding
+    lists most but not all options)."""
+    if not opts:
+        return
+    if name == "highs":
+        unknown = [k for k in opts if k not in _highs_option_names()]
+        _warn_options("HiGHS", unknown)
+        return
+    if name == "scip":
+        known = _scip_param_names()
+    elif name == "glpk":
+        known = _glpk_option_names()
+        if not known:
+            return
+    else:
+        return
+    unknown = [k for k in opts if k not in known]
+    if unknown and strict:
+        close = difflib.get_close_matches(unknown[0], known, n=3)
+        raise ValidationError(f"{name} has no option {unknown[0]!r}" + (f"; did you mean {close}?" if close else ""),
+                              "solver_options")
+
+
 # --------------------------------------------------------------------------- Pyomo
-_PYOMO_NAMES = {"highs": "appsi_highs", "cbc": "cbc", "glpk": "glpk", "scip": "scip_direct", "ipopt": "ipopt"}
+_PYOMO_NAMES = {"highs": "appsi_highs", "glpk": "glpk", "scip": "scip_direct", "ipopt": "ipopt"}
+
+
+def glpsol_executable() -> str | None:
+    """``glpsol``: ``SLOPT_GLPK`` (a path) when set, else ``glpsol`` on PATH."""
+    sel = os.environ.get("SLOPT_GLPK", "").strip()
+    if sel:
+        return sel if os.path.exists(sel) else shutil.which(sel)
+    return shutil.which("glpsol")
 
 
 def _pyomo_options(name: str, time_limit: float | None, mip_gap: float | None) -> dict[str, Any]:
@@ -242,11 +398,6 @@ def _pyomo_options(name: str, time_limit: float | None, mip_gap: float | None) -
         o["log_to_console"] = False  # the banner would spoil --json output; ``tee`` turns it back on
         if mip_gap is not None:
             o["mip_rel_gap"] = float(mip_gap)
-    elif name == "cbc":
-        if time_limit is not None:
-            o["sec"] = float(time_limit)
-        if mip_gap is not None:
-            o["ratioGap"] = float(mip_gap)
     elif name == "glpk":
         if time_limit is not None:
             o["tmlim"] = max(1, math.ceil(time_limit))  # glpsol takes whole seconds
@@ -263,23 +414,82 @@ def _pyomo_options(name: str, time_limit: float | None, mip_gap: float | None) -
     return o
 
 
-def _solve_pyomo(m: Any, name: str, time_limit: float | None, mip_gap: float | None,
-                 options: dict[str, Any], tee: bool) -> SolveResult:
+def _pyomo_termination(tc: Any, name: str) -> str:
+    from pyomo.opt import TerminationCondition as TC
+
+    if tc in (TC.optimal, TC.globallyOptimal):
+        return "locally_optimal" if name == "ipopt" else "optimal"
+    if tc == TC.locallyOptimal:
+        return "locally_optimal"
+    if tc in (TC.infeasible, TC.invalidProblem):
+        return "infeasible"
+    if tc == TC.unbounded:
+        return "unbounded"
+    if tc == TC.infeasibleOrUnbounded:
+        return "infeasible_or_unbounded"
+    if tc == TC.maxTimeLimit:
+        return "time_limit"
+    if tc in (TC.maxIterations, TC.maxEvaluations, TC.intermediateNonInteger, TC.feasible, TC.minFunctionValue,
+              TC.minStepLength):
+        return "iteration_limit"
+    if tc == TC.userInterrupt:
+        return "interrupted"
+    return "other_error"
+
+
+def _objective(m: Any) -> Any:
     import pyomo.environ as pyo
-    from pyomo.opt import SolverStatus, TerminationCondition as TC
 
     objs = list(m.component_data_objects(pyo.Objective, active=True))
     if len(objs) != 1:
         raise ValidationError(f"model has {len(objs)} active objectives; exactly one is needed", "objective")
-    obj = objs[0]
+    return objs[0]
+
+
+def _decide_pyomo(m: Any, obj: Any, run: Callable[[], str]) -> str:
+    """Infeasible or unbounded? Solve the feasibility problem (objective 0) with ``run`` (which
+    returns a termination): feasible means unbounded."""
+    import pyomo.environ as pyo
+
+    v = next(iter(m.component_data_objects(pyo.Var, active=True)), None)
+    if v is None:
+        return "infeasible_or_unbounded"
+    obj.deactivate()
+    m._slopt_feasibility = pyo.Objective(expr=v - v)
+    try:
+        t = run()
+    finally:
+        m.del_component("_slopt_feasibility")
+        obj.activate()
+    if t in ("optimal", "locally_optimal"):
+        return "unbounded"
+    if t == "infeasible":
+        return "infeasible"
+    return "infeasible_or_unbounded"
+
+
+def _has_integers(m: Any) -> bool:
+    import pyomo.environ as pyo
+
+    return any(not v.is_continuous() for v in m.component_data_objects(pyo.Var, active=True))
+
+
+def _solve_pyomo(m: Any, name: str, time_limit: float | None, mip_gap: float | None, gap_limit: float,
+                 options: dict[str, Any], tee: bool) -> SolveResult:
+    import pyomo.environ as pyo
+
+    obj = _objective(m)
     minimize = obj.sense == pyo.minimize
+    if name == "cbc":
+        return _solve_cbc(m, obj, minimize, time_limit, mip_gap, gap_limit, options, tee)
+    _check_options(name, options)
     if name == "ipopt" and not shutil.which("ipopt"):
         opt = pyo.SolverFactory("cyipopt")
-    elif name == "cbc":
-        opt = pyo.SolverFactory("cbc", executable=cbc_executable())
+    elif name == "glpk":
+        opt = pyo.SolverFactory("glpk", executable=glpsol_executable())
     else:
-        opt = pyo.SolverFactory(_PYOMO_NAMES[name])
-    opts = {**_pyomo_options(name, time_limit, mip_gap), **{k: v for k, v in options.items() if k != "_retry"}}
+        opt = pyo.SolverFactory(_PYOMO_NAMES.get(name, name))
+    opts = {**_pyomo_options(name, time_limit, mip_gap), **options}
     if tee:
         opts.pop("log_to_console", None)
     kwargs: dict[str, Any] = {"load_solutions": False, "tee": tee}
@@ -290,84 +500,141 @@ def _solve_pyomo(m: Any, name: str, time_limit: float | None, mip_gap: float | N
     else:
         for k, v in opts.items():
             opt.options[k] = v
-    results = opt.solve(m, **kwargs)
-    tc = results.solver.termination_condition
-    if tc == TC.infeasibleOrUnbounded and name == "highs":
-        # HiGHS's presolve cannot tell the two apart: ask once more without presolve
-        kwargs["options"] = {**opts, "presolve": "off"}
-        results = opt.solve(m, **kwargs)
-        tc = results.solver.termination_condition
-    msg = str(getattr(results.solver, "termination_message", None) or tc)
-    has_solution = len(getattr(results, "solution", [])) > 0
-    if tc == TC.infeasible:
-        return SolveResult("infeasible", message=msg, raw=results)
-    if tc == TC.unbounded:
-        return SolveResult("unbounded", message=msg, raw=results)
-    if tc == TC.infeasibleOrUnbounded:
-        return SolveResult("error", message=f"infeasible or unbounded, undecided ({msg})", raw=results)
-    if tc == TC.intermediateNonInteger:
-        # CBC stopped with a fractional LP point: not a solution of the MIP
-        return SolveResult("no_solution", message=f"stopped without an integer solution ({msg})", raw=results)
-    if tc in (TC.optimal, TC.globallyOptimal, TC.locallyOptimal):
-        status = "optimal"
-    elif has_solution and (tc in (TC.maxTimeLimit, TC.maxIterations, TC.maxEvaluations, TC.userInterrupt,
-                                  TC.feasible, TC.other)
-                           or results.solver.status in (SolverStatus.ok, SolverStatus.warning,
-                                                         SolverStatus.aborted)):
-        status = "feasible"
-    elif tc in (TC.maxTimeLimit, TC.maxIterations, TC.maxEvaluations, TC.userInterrupt):
-        return SolveResult("no_solution", message=msg, raw=results)
-    else:
-        return SolveResult("error", message=msg, raw=results)
-    if not has_solution:
-        return SolveResult("no_solution", message=msg, raw=results)
-    m.solutions.load_from(results)
-    if name == "cbc" and status == "optimal" and not options.get("_retry"):
-        v0 = pyo.value(obj, exception=False)
-        lb, ub = results.problem.lower_bound, results.problem.upper_bound
-        b0 = lb if minimize else ub
-        if (v0 is not None and b0 is not None and math.isfinite(float(b0))
-                and relative_gap(float(v0), float(b0)) > max(1e-6, 2 * (mip_gap or 0.0))):
-            # "optimal" with a solution far from CBC's own bound (seen with cbcbox's build on a
-            # 1-variable MILP): solve once more without presolve
-            return _solve_pyomo(m, name, time_limit, mip_gap, {**options, "presolve": "off", "_retry": True}, tee)
-    v = pyo.value(obj, exception=False)
-    if v is None:  # CBC/GLPK leave variables that appear in no row unset: any value in bounds is optimal
-        for var in m.component_data_objects(pyo.Var, active=True):
-            if var.value is None:
-                lo, hi = var.lb, var.ub
-                var.set_value(0.0 if (lo is None or lo <= 0) and (hi is None or hi >= 0)
-                              else (lo if lo is not None else hi), skip_validation=True)
-        v = pyo.value(obj)
-    value = float(v)
+    logdir = tempfile.mkdtemp(prefix="slopt-glpk-") if name == "glpk" else None
+    if logdir:
+        kwargs["logfile"] = os.path.join(logdir, "glpk.log")
+
+    def run() -> Any:
+        return opt.solve(m, **kwargs)
+
+    def term_of(results: Any) -> str:
+        t = _pyomo_termination(results.solver.termination_condition, name)
+        if name == "glpk" and t == "other_error":
+            t = _glpk_log_termination(_read(kwargs["logfile"]))
+        return t
+
+    try:
+        results = run()
+        term = term_of(results)
+        if term == "infeasible_or_unbounded" and name == "highs":
+            # HiGHS's presolve cannot tell the two apart: ask once more without presolve
+            kwargs["options"] = {**opts, "presolve": "off"}
+            results = run()
+            term = term_of(results)
+        msg = str(getattr(results.solver, "termination_message", None) or "")
+        if not msg or msg == "<undefined>":
+            msg = str(results.solver.termination_condition)
+        glpk_bound = _glpk_log_bound(_read(kwargs["logfile"]), minimize) if logdir else math.nan
+        if name == "glpk":
+            msg = f"{msg} ({_glpk_summary(_read(kwargs['logfile']))})"
+        if term == "infeasible_or_unbounded" or (term == "unbounded" and name == "glpk"):
+            term = _decide_pyomo(m, obj, lambda: term_of(run()))
+    finally:
+        if logdir:
+            shutil.rmtree(logdir, ignore_errors=True)
+    if term in ("infeasible", "unbounded", "infeasible_or_unbounded"):
+        return finish(termination=term, cert=None, reported_objective=math.nan, bound=math.nan, minimize=minimize,
+                      gap_limit=gap_limit, exact=True, message=msg, raw=results)
     lb, ub = results.problem.lower_bound, results.problem.upper_bound
-    raw_bound = lb if minimize else ub
-    if name == "cbc" and not minimize and status != "optimal" and raw_bound is not None:
-        raw_bound = -float(lb) if lb is not None and math.isfinite(float(lb)) else raw_bound  # Pyomo's CBC
-        # reader negates the objective of a maximisation but not CBC's "best possible"
-    bound = float(raw_bound) if raw_bound is not None and math.isfinite(float(raw_bound)) else math.nan
-    if status == "optimal" and (not math.isfinite(bound) or name == "ipopt"):
-        bound = value  # proven optimal (IPOPT: locally; see message)
-    bound, msg = _check_bound_side(value, bound, minimize, msg)
-    if status == "optimal" and relative_gap(value, bound) > max(1e-6, 2 * (mip_gap or 0.0)) + 1e-4:
-        # a solver calling a solution optimal while its own bound says otherwise: trust the bound
-        status, msg = "feasible", f"{msg}; reported optimal but the gap to its bound is {relative_gap(value, bound):.3g}"
-    if name == "ipopt":
+    rep, bnd = (ub, lb) if minimize else (lb, ub)
+    if name == "glpk":
+        bnd = glpk_bound if term != "optimal" else math.nan  # Pyomo's GLPK reader reports no bound
+    cert = None
+    if len(getattr(results, "solution", [])) > 0:
+        for v in m.component_data_objects(pyo.Var, active=True):
+            if not v.fixed:
+                v.set_value(None, skip_validation=True)
+        m.solutions.load_from(results)
+        filled = fill_unused_pyomo(m, obj)
+        cert = certify_pyomo(m, obj, tol=feas_tol(name), int_tol=feas_tol(name))
+        if filled:
+            cert.notes.append(f"{len(filled)} variable(s) in no row and not in the objective set within their bounds")
+    if name == "ipopt" and term == "locally_optimal":
         msg = f"locally optimal ({msg})"
-    return SolveResult(status, objective=value, bound=bound, gap=_gap(value, bound), message=msg, raw=results)
+    b = BACKENDS.get(name)
+    return finish(termination=term, cert=cert, reported_objective=_num(rep), bound=_num(bnd), minimize=minimize,
+                  gap_limit=gap_limit, exact=b.exact if b else True, message=msg, raw=results,
+                  objective_tol=obj_tol(name))
 
 
-def _gap(value: float, bound: float) -> float:
-    """The relative gap, 0 below floating-point noise."""
-    g = relative_gap(value, bound)
-    return 0.0 if g < 1e-12 else g
+def _num(x: Any) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return math.nan
+    return v if math.isfinite(v) else math.nan
 
 
-def _check_bound_side(value: float, bound: float, minimize: bool, msg: str) -> tuple[float, str]:
-    """A bound on the wrong side of the incumbent (beyond 1e-6 relative) is dropped and noted."""
-    if math.isfinite(bound) and (bound - value if minimize else value - bound) > 1e-6 * max(1.0, abs(value)):
-        return math.nan, f"{msg}; solver bound {bound!r} on the wrong side of the objective, dropped"
-    return bound, msg
+def _read(path: str) -> str:
+    try:
+        return open(path).read()
+    except OSError:
+        return ""
+
+
+_GLPK_WORDS = (("UNBOUNDED", "unbounded"), ("NO PRIMAL FEASIBLE", "infeasible"),
+               ("NO INTEGER FEASIBLE", "infeasible"), ("NO FEASIBLE", "infeasible"),
+               ("NO DUAL FEASIBLE", "infeasible_or_unbounded"), ("TIME LIMIT EXCEEDED", "time_limit"),
+               ("OPTIMAL SOLUTION FOUND", "optimal"))
+
+
+def _glpk_log_termination(text: str) -> str:
+    """glpsol's verdict from its log (Pyomo's GLPK reader says ``other`` for several)."""
+    for word, term in _GLPK_WORDS:
+        if word in text:
+            return term
+    return "other_error"
+
+
+def _glpk_summary(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if any(w in ln for w, _ in _GLPK_WORDS)]
+    return lines[-1] if lines else "glpsol log without a verdict"
+
+
+def _glpk_log_bound(text: str, minimize: bool) -> float:
+    """The bound of glpsol's last progress line ``mip = <incumbent> >= <bound>`` (``<=`` for a
+    maximisation); NaN when it printed none or ``tree is empty``."""
+    import re
+
+    pat = r"mip\s*=\s*(\S+)\s*" + (">=" if minimize else "<=") + r"\s*(\S+)"
+    hits = re.findall(pat, text)
+    if not hits:
+        return math.nan
+    return _num(hits[-1][1])
+
+
+def _solve_cbc(m: Any, obj: Any, minimize: bool, time_limit: float | None, mip_gap: float | None,
+               gap_limit: float, options: dict[str, Any], tee: bool) -> SolveResult:
+    """CBC through :mod:`slopt.solvers.cbc` (LP file in, CBC's solution file read by name)."""
+    import pyomo.environ as pyo
+
+    for v in m.component_data_objects(pyo.Var, active=True):
+        if not v.fixed:
+            v.set_value(None, skip_validation=True)
+    run, smap = run_cbc(m, minimize, time_limit, mip_gap, options, tee)
+    _warn_options("CBC", run.unknown_options)
+    term = run.termination
+    msg = f"CBC: {run.status_line or 'no solution file'}"
+    if run.unknown_options:
+        msg += f"; unknown option(s) ignored: {', '.join(run.unknown_options)}"
+    if term == "unbounded":
+        # CBC says "unbounded" when the LP relaxation is (an integer-infeasible MILP included):
+        # decide with the feasibility problem
+        term = _decide_pyomo(m, obj, lambda: run_cbc(m, minimize, time_limit, None, options, False)[0].termination)
+    if term in ("infeasible", "unbounded", "infeasible_or_unbounded"):
+        return finish(termination=term, cert=None, reported_objective=math.nan, bound=math.nan, minimize=minimize,
+                      gap_limit=gap_limit, exact=True, message=msg, raw=run)
+    cert = None
+    if run.values:
+        load_values(run, smap)
+        filled = fill_unused_pyomo(m, obj)
+        cert = certify_pyomo(m, obj, tol=feas_tol("cbc"), int_tol=feas_tol("cbc"))
+        if filled:
+            cert.notes.append(f"{len(filled)} variable(s) in no row and not in the objective set within their bounds")
+    if term != "optimal" and not math.isfinite(run.bound):
+        msg += "; CBC printed no bound"
+    return finish(termination=term, cert=cert, reported_objective=run.objective, bound=run.bound, minimize=minimize,
+                  gap_limit=gap_limit, exact=True, message=msg, raw=run)
 
 
 # --------------------------------------------------------------------------- CVXPY
@@ -399,79 +666,84 @@ def _cvxpy_options(name: str, time_limit: float | None, mip_gap: float | None) -
     return o
 
 
-def _max_violation(prob: Any) -> float:
-    worst = 0.0
-    for c in prob.constraints:
-        try:
-            v = c.violation()
-        except Exception:
-            return math.inf
-        import numpy as np
+def _cvxpy_termination(st: str) -> str:
+    import cvxpy as cp
 
-        v = float(np.max(np.abs(v))) if np.size(v) else 0.0
-        worst = max(worst, v)
-    return worst
+    return {cp.OPTIMAL: "optimal", cp.OPTIMAL_INACCURATE: "optimal", cp.INFEASIBLE: "infeasible",
+            cp.INFEASIBLE_INACCURATE: "infeasible", cp.UNBOUNDED: "unbounded",
+            cp.UNBOUNDED_INACCURATE: "unbounded", cp.USER_LIMIT: "time_limit",
+            getattr(cp, "INFEASIBLE_OR_UNBOUNDED", "infeasible_or_unbounded"): "infeasible_or_unbounded",
+            cp.SOLVER_ERROR: "other_error"}.get(st, "other_error")
 
 
-def _solve_cvxpy(prob: Any, name: str, time_limit: float | None, mip_gap: float | None,
+def _solve_cvxpy(prob: Any, name: str, time_limit: float | None, mip_gap: float | None, gap_limit: float,
                  options: dict[str, Any], tee: bool) -> SolveResult:
     import cvxpy as cp
 
+    if name == "highs":
+        _warn_options("HiGHS", [k for k in options if k not in _highs_option_names() and k not in _CVXPY_KWARGS])
+    if name == "scip":
+        _check_options("scip", dict(options.get("scip_params", {})))
     opts = _cvxpy_options(name, time_limit, mip_gap)
     if tee:
         opts.pop("log_to_console", None)
+    options = dict(options)
     if "scip_params" in opts and "scip_params" in options:
         opts["scip_params"].update(options.pop("scip_params"))
     opts.update(options)
+    solver = _CVXPY_NAMES.get(name, name.upper())
+    minimize = isinstance(prob.objective, cp.Minimize)
+    for v in prob.variables():
+        v.value = None
     try:
-        prob.solve(solver=_CVXPY_NAMES[name], verbose=tee, **opts)
+        prob.solve(solver=solver, verbose=tee, **opts)
     except cp.error.SolverError as exc:
         # some solvers raise instead of returning a limit status
-        return SolveResult("no_solution" if time_limit else "error", message=str(exc), raw=prob)
+        return SolveResult("no_solution" if time_limit else "error", message=str(exc), raw=prob,
+                           termination="time_limit" if time_limit else "other_error", has_primal=False)
     st = prob.status
-    minimize = isinstance(prob.objective, cp.Minimize)
-    if st in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
-        return SolveResult("infeasible", message=st, raw=prob)
-    if st in (cp.UNBOUNDED, cp.UNBOUNDED_INACCURATE):
-        return SolveResult("unbounded", message=st, raw=prob)
-    value = prob.value
-    have = value is not None and math.isfinite(float(value)) and all(
-        v.value is not None for v in prob.variables())
-    # CVXPY may report USER_LIMIT with zero-filled variables and no incumbent: check feasibility.
-    tol = 1e-5 * max(1.0, abs(float(value))) if have else 0.0
-    if have and _max_violation(prob) > max(tol, 1e-5):
-        have = False
-    if not have:
-        return SolveResult("no_solution" if st in (cp.USER_LIMIT, cp.OPTIMAL_INACCURATE) else "error",
-                           message=f"{st}: no feasible incumbent", raw=prob)
-    value = float(value)
+    term = _cvxpy_termination(st)
     stats = getattr(prob, "solver_stats", None)
     extra = getattr(stats, "extra_stats", None)
-    status = "optimal" if st in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) else "feasible"
-    limit_hit = False
+    msg = str(st)
+    # CVXPY maps SCIP's limits to OPTIMAL_INACCURATE
+    if name == "scip" and isinstance(extra, dict) and str(extra.get("scip_status")) in (
+            "timelimit", "nodelimit", "totalnodelimit", "stallnodelimit", "memlimit", "gaplimit", "sollimit",
+            "bestsollimit", "userinterrupt"):
+        term = "time_limit" if str(extra.get("scip_status")) == "timelimit" else "iteration_limit"
+        msg += f" (SCIP: {extra.get('scip_status')})"
+    if term == "infeasible_or_unbounded":
+        feas = cp.Problem(cp.Minimize(0), prob.constraints)
+        feas.solve(solver=solver, **{k: v for k, v in opts.items() if k != "verbose"})
+        term = {"optimal": "unbounded", "infeasible": "infeasible"}.get(_cvxpy_termination(feas.status),
+                                                                       "infeasible_or_unbounded")
+    if term in ("infeasible", "unbounded", "infeasible_or_unbounded"):
+        return finish(termination=term, cert=None, reported_objective=math.nan, bound=math.nan, minimize=minimize,
+                      gap_limit=gap_limit, exact=True, message=msg, raw=prob)
+    value = prob.value
+    rep = _num(value)
+    cert = None
+    if all(v.value is not None for v in prob.variables()):
+        cert = certify_cvxpy(prob, tol=feas_tol(name), int_tol=feas_tol(name))
     # primal - dual in the solver's own (minimisation) sense; CVXPY negates maximisations and
     # drops constants, so the bound is rebuilt from this difference
     diff = math.nan
     if name == "scip" and isinstance(extra, dict) and extra.get("model") is not None:
         mdl = extra["model"]
         diff = float(mdl.getPrimalbound()) - float(mdl.getDualbound())
-        limit_hit = str(extra.get("scip_status")) in ("timelimit", "nodelimit", "totalnodelimit",
-                                                         "stallnodelimit", "memlimit", "gaplimit",
-                                                         "sollimit", "bestsollimit", "userinterrupt")
     elif name == "highs" and prob.is_mixed_integer() and hasattr(extra, "mip_dual_bound"):
         diff = float(extra.objective_function_value) - float(extra.mip_dual_bound)
-    if limit_hit:
-        status = "feasible"  # CVXPY maps SCIP's limits to OPTIMAL_INACCURATE
-    if math.isfinite(diff):
-        bound = value - max(diff, 0.0) if minimize else value + max(diff, 0.0)
-    else:
-        bound = value if status == "optimal" else math.nan
-    msg = str(st) + (f" (SCIP: {extra.get('scip_status')})" if limit_hit else "")
-    return SolveResult(status, objective=value, bound=bound, gap=_gap(value, bound), message=msg, raw=prob)
+    bound = math.nan
+    if math.isfinite(diff) and math.isfinite(rep):
+        bound = rep - max(diff, 0.0) if minimize else rep + max(diff, 0.0)
+    b = BACKENDS.get(name)
+    return finish(termination=term, cert=cert, reported_objective=rep, bound=bound, minimize=minimize,
+                  gap_limit=gap_limit, exact=b.exact if b else True, message=msg, raw=prob,
+                  objective_tol=obj_tol(name))
 
 
 # --------------------------------------------------------------------------- CP-SAT
-def _solve_cpsat(model: Any, time_limit: float | None, mip_gap: float | None,
+def _solve_cpsat(model: Any, time_limit: float | None, mip_gap: float | None, gap_limit: float,
                  options: dict[str, Any], tee: bool) -> SolveResult:
     from ortools.sat.python import cp_model
 
@@ -480,20 +752,33 @@ def _solve_cpsat(model: Any, time_limit: float | None, mip_gap: float | None,
         s.parameters.max_time_in_seconds = float(time_limit)
     if mip_gap is not None:
         s.parameters.relative_gap_limit = float(mip_gap)
+    options = dict(options)
     s.parameters.num_workers = int(options.pop("num_workers", 2))
     s.parameters.log_search_progress = tee
     for k, v in options.items():
-        setattr(s.parameters, k, v)
+        if not isinstance(k, str) or k.startswith("_") or not hasattr(s.parameters, k):
+            names = [a for a in dir(s.parameters) if not a.startswith("_")]
+            close = difflib.get_close_matches(str(k), names, n=3)
+            raise ValidationError(f"CP-SAT has no parameter {k!r}" + (f"; did you mean {close}?" if close else ""),
+                                  "solver_options")
+        try:
+            setattr(s.parameters, k, v)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"CP-SAT parameter {k!r} = {v!r}: {exc}", "solver_options") from exc
     st = s.solve(model)
     name = s.status_name(st)
-    if st == cp_model.OPTIMAL:
-        v, bnd = float(s.objective_value), float(s.best_objective_bound)
-        return SolveResult("optimal", objective=v, bound=bnd, gap=_gap(v, bnd), message=name, raw=s)
-    if st == cp_model.FEASIBLE:
-        v, bnd = float(s.objective_value), float(s.best_objective_bound)
-        return SolveResult("feasible", objective=v, bound=bnd, gap=relative_gap(v, bnd), message=name, raw=s)
-    if st == cp_model.INFEASIBLE:
-        return SolveResult("infeasible", message=name, raw=s)
-    if st == cp_model.MODEL_INVALID:
-        return SolveResult("error", message=f"{name}: {model.validate()}", raw=s)
-    return SolveResult("no_solution", message=name, raw=s)
+    minimize = not (model.proto.objective.scaling_factor < 0)
+    if _has(model.proto, "floating_point_objective"):
+        minimize = not model.proto.floating_point_objective.maximize
+    term = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "time_limit", cp_model.INFEASIBLE: "infeasible",
+            cp_model.MODEL_INVALID: "other_error"}.get(st, "time_limit")
+    msg = name if st != cp_model.MODEL_INVALID else f"{name}: {model.validate()}"
+    if term == "infeasible" or st == cp_model.MODEL_INVALID:
+        return finish(termination=term, cert=None, reported_objective=math.nan, bound=math.nan, minimize=minimize,
+                      gap_limit=gap_limit, exact=True, message=msg, raw=s)
+    cert = certify_cpsat(model, s) if st in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
+    has_obj = _has(model.proto, "objective") or _has(model.proto, "floating_point_objective")
+    rep = float(s.objective_value) if cert is not None and has_obj else (cert.objective if cert else math.nan)
+    bnd = float(s.best_objective_bound) if has_obj else math.nan
+    return finish(termination=term, cert=cert, reported_objective=rep, bound=bnd, minimize=minimize,
+                  gap_limit=gap_limit, exact=True, message=msg, raw=s, abs_gap_tol=ABS_GAP["cp-sat"])
