@@ -1,18 +1,13 @@
 """Generate notebooks/dag_split.ipynb (the dag-split study, spec min-cut-splitting.md).
 
-Run: ``python scripts/make_notebook_dag_split.py``; the tests execute the notebook with
-SLOPT_FAST=1 (small sizes).
+Run: ``python scripts/make_notebook_dag_split.py [--execute]`` (``--execute`` runs it and keeps
+the outputs); the tests execute the notebook with SLOPT_FAST=1 (small sizes).
 """
 
-from pathlib import Path
+from nbtools import write
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-OUT = Path(__file__).resolve().parents[1] / "notebooks" / "dag_split.ipynb"
-
-cells = [
-    new_markdown_cell("""# Optimal DAG model splitting as a minimum s-t cut
+CELLS = [
+    ("md", """# Optimal DAG model splitting as a minimum s-t cut
 
 Spec: `shared/papers/min-cut-splitting.md` (Li et al., *Fast AI Model Splitting over Edge
 Networks*, arXiv:2507.01041). One device and one edge server train a model together; the device
@@ -24,11 +19,10 @@ $$T(D) = \\sum_{v\\in D}\\tau^{dev}_v + \\sum_{v\\notin D}\\tau^{srv}_v + \\sum_
 is minimised exactly by a minimum s-t cut (Algorithm A, spec §5.1). This notebook shows a split
 of a residual and of an inception-like model, the delay breakdown of every method, the optimal
 delay versus the uplink rate, and the dynamic-network comparison of spec §7."""),
-    new_code_cell("""import os
+    ("code", """import os
 import numpy as np
 import pandas as pd
-import matplotlib
-matplotlib.use("Agg")
+%matplotlib inline
 import matplotlib.pyplot as plt
 from slopt.models import dag_split as ds
 from slopt.profiles import shipped, load_shipped
@@ -38,30 +32,30 @@ have = set(shipped())
 residual = "resnet18" if "resnet18" in have else "residual_chain"
 incep = "googlenet" if "googlenet" in have else "inception"
 print("shipped profiles:", sorted(have), "| FAST =", FAST)"""),
-    new_markdown_cell("""## 1. A split of a residual model
+    ("md", """## 1. A split of a residual model
 
 A weak device (f_dev = 10^11 FLOP/s) and a 200 Mbit/s uplink: the optimal split keeps the stem on
 the device and sends one tensor. The plan's objective is recomputed by `evaluate()`."""),
-    new_code_cell("""params = dict(device_flops=1e11, server_flops=2e13, uplink_bps=2e8, downlink_bps=4e8, batch=32)
+    ("code", """params = dict(device_flops=1e11, server_flops=2e13, uplink_bps=2e8, downlink_bps=4e8, batch=32)
 g_res = load_shipped(residual)
 inst_res = ds.make_instance(g_res, **params)
 plan = ds.METHODS["a"](inst_res)
 print(f"{residual}: T* = {plan.objective:.4f} s, device layers = {plan.metrics['n_device_layers']}"
       f"/{g_res.n}, cut tensors = {plan.decision['cut_tensors']}")
 pd.Series({k: plan.metrics[k] for k in ("device_compute_s", "server_compute_s", "upload_s", "download_s")})"""),
-    new_code_cell("""x = np.isin(np.asarray(g_res.names), plan.decision["device_layers"])
+    ("code", """x = np.isin(np.asarray(g_res.names), plan.decision["device_layers"])
 small = ds.make_instance(load_shipped("residual_chain"), **params)
 xs, _ = ds.algorithm_a(small)
 fig, axes = plt.subplots(1, 2, figsize=(11, 6))
 ds.plot_split(small, xs, ax=axes[0], title="residual_chain: device blue, server orange")
 ds.plot_split(inst_res, x, ax=axes[1], title=f"{residual}")
 plt.tight_layout(); plt.show()"""),
-    new_markdown_cell("""## 2. An inception-like model and the spec's hand example of Claim 6.7
+    ("md", """## 2. An inception-like model and the spec's hand example of Claim 6.7
 
 On the shipped profiles the optimum is a single tensor right after the stem or everything on the
 device. Claim 6.7 (spec §6) is a DAG where the optimum sends **two** small reduced tensors
 instead of one large one: A and B2 find it (8.5 s), the boundary-only B1 cannot (15.5 s)."""),
-    new_code_cell("""g_inc = load_shipped(incep)
+    ("code", """g_inc = load_shipped(incep)
 inst_inc = ds.make_instance(g_inc, **params)
 p_inc = ds.METHODS["a"](inst_inc)
 print(f"{incep}: T* = {p_inc.objective:.4f} s, cut tensors = {p_inc.decision['cut_tensors']}")
@@ -75,15 +69,16 @@ for m in ("a", "b1", "b2", "brute", "milp", "lp"):
     rows.append({"method": m, "T_s": p.objective, "device layers": p.decision["device_layers"],
                  "cut tensors": p.decision["cut_tensors"]})
 xh, _ = ds.algorithm_a(hand)
-ds.plot_split(hand, xh, title="Claim 6.7: two reduced tensors cross (red)")
+fig, ax = plt.subplots(figsize=(6, 5))
+ds.plot_split(hand, xh, ax=ax, title="Claim 6.7: two reduced tensors cross (red)")
 plt.show()
 pd.DataFrame(rows)"""),
-    new_markdown_cell("""## 3. Delay breakdown of every method (spec §8 baselines)
+    ("md", """## 3. Delay breakdown of every method (spec §8 baselines)
 
 `chain` tries the prefixes of one topological order priced exactly; `neurosurgeon` prices each
 prefix as if the model were a chain (only the last layer's output is sent) and is then re-priced
 exactly; `greedy` grows D one layer at a time; `device-only` is D = V, `server-only` D = V_in."""),
-    new_code_cell("""methods = ["a", "b1", "b2", "milp", "chain", "neurosurgeon", "greedy", "device-only", "server-only"]
+    ("code", """methods = ["a", "b1", "b2", "milp", "chain", "neurosurgeon", "greedy", "device-only", "server-only"]
 parts = ["device_compute_s", "server_compute_s", "upload_s", "download_s"]
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 for ax, (name, inst) in zip(axes, [(residual, inst_res), (incep, inst_inc)]):
@@ -92,10 +87,10 @@ for ax, (name, inst) in zip(axes, [(residual, inst_res), (incep, inst_inc)]):
     ax.set_yscale("log")
 plt.tight_layout(); plt.show()
 tab.assign(total_s=tab.sum(axis=1))"""),
-    new_markdown_cell("""## 4. Optimal delay versus uplink rate (spec §9 (ii))
+    ("md", """## 4. Optimal delay versus uplink rate (spec §9 (ii))
 
 T* is non-increasing in the rates (Claim 6.10); it bends where the optimal split moves."""),
-    new_code_cell("""rates = np.geomspace(1e6, 1e10, 12 if FAST else 40)
+    ("code", """rates = np.geomspace(1e6, 1e10, 12 if FAST else 40)
 fig, ax = plt.subplots(figsize=(7, 4))
 for name in [n for n in ("residual_chain", "inception", residual, incep, "vit_b16", "gpt2") if n in have][:5]:
     g = load_shipped(name)
@@ -104,14 +99,14 @@ for name in [n for n in ("residual_chain", "inception", residual, incep, "vit_b1
     ax.loglog(rates / 1e6, t, label=name)
 ax.set_xlabel("uplink rate R_up (Mbit/s), R_dn = 2 R_up"); ax.set_ylabel("optimal T* (s)")
 ax.legend(); ax.grid(True, which="both", alpha=0.3); plt.show()"""),
-    new_markdown_cell("""## 5. Dynamic edge network (spec §7)
+    ("md", """## 5. Dynamic edge network (spec §7)
 
 Per 1 s slot the rates and the device throughput are drawn afresh (i.i.d. uniform: R_up 10–100
 Mbit/s, R_dn 50–200 Mbit/s, f_dev 0.05–0.2 TFLOP/s, a weak device so that splits move). Each
 method re-splits every slot; `fixed` keeps A's split for the mean state. Protocol P-a (stale):
 the new split takes effect after the method's measured running time. The reduction is
 ρ = (T_bench − T_A) / T_bench."""),
-    new_code_cell("""ranges = dict(ds.DYNAMIC_RANGES, device_flops=(0.05e12, 0.2e12))
+    ("code", """ranges = dict(ds.DYNAMIC_RANGES, device_flops=(0.05e12, 0.2e12))
 dyn_methods = ("a", "b2", "fixed", "chain", "neurosurgeon", "greedy", "device-only", "server-only")
 if not FAST:
     dyn_methods = dyn_methods + ("milp",)
@@ -125,23 +120,23 @@ fig, ax = plt.subplots(figsize=(9, 4))
 summary.pivot(index="method", columns="model", values="mean_delay_s").loc[list(dyn_methods)].plot.bar(ax=ax)
 ax.set_yscale("log"); ax.set_ylabel("mean per-iteration delay (s)"); plt.show()
 summary[["model", "method", "mean_delay_s", "mean_t_alg_s", "reduction_by_a_pct"]]"""),
-    new_code_cell("""fig, ax = plt.subplots(figsize=(9, 3.5))
+    ("code", """fig, ax = plt.subplots(figsize=(9, 3.5))
 for m in ("a", "fixed", "neurosurgeon", "device-only"):
     d = per_slot[per_slot.method == m]
     ax.plot(d.slot, d.slot_delay_s, label=m, drawstyle="steps-mid")
 ax.set_xlabel("slot"); ax.set_ylabel("per-iteration delay (s)"); ax.set_title(f"{incep}, per slot")
 ax.legend(); plt.show()"""),
-    new_markdown_cell("""**Reading.** The exact methods (A, B2, MILP) give the same split; their only difference in
+    ("md", """**Reading.** The exact methods (A, B2, MILP) give the same split; their only difference in
 the dynamic study is the running time charged under protocol P-a. On these profiles the optimal
 split is one tensor after the stem or everything on the device, so the exact prefix search
 (`chain`) is as good as A, and the paper's 24.62–38.95 % reduction shows only against the
 Neurosurgeon-style chain pricing, the greedy heuristic and the extreme splits (see
 `docs/dag_split.md`)."""),
-    new_markdown_cell("""## 6. Running time (spec §6.11)
+    ("md", """## 6. Running time (spec §6.11)
 
 A with OR-Tools (end-to-end from the profile arrays), A with networkx, B2 and the MILP on a few
 shipped profiles; `benchmarks/dag_split.py` has the full table up to 10^6 layers."""),
-    new_code_cell("""import time
+    ("code", """import time
 
 def med(f, k=5):
     ts = []
@@ -161,10 +156,5 @@ for name in [n for n in ("residual_chain", "inception", residual, incep) if n in
 pd.DataFrame(rows).round(3)"""),
 ]
 
-nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                        "language": "python"}})
-
 if __name__ == "__main__":
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, OUT)
-    print(f"wrote {OUT}")
+    write(CELLS, "dag_split")
