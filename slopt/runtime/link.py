@@ -49,37 +49,37 @@ def check_rate(name: str, value: Any) -> float:
 
 
 class TokenBucket:
-    """Token bucket of ``rate_bps`` bit/s and depth ``burst_bytes`` (see the module docstring)."""
+    """Token bucket of ``rate_bps`` bit/s and depth ``burst_bytes`` (see the module docstring).
+
+    Kept as a virtual clock: ``t_free`` is when the bytes debited so far have been paid for.
+    A new message starts from ``max(t_free, now - burst / R)`` (an idle link saves at most
+    ``burst_bytes`` of credit); the chunks of one message continue from the previous chunk's
+    ``t_free`` so that a late wake-up of ``sleep`` is not charged twice.
+    """
 
     def __init__(self, rate_bps: float, burst_bytes: float = 0.0) -> None:
         self.rate_bps = check_rate("rate_bps", rate_bps)
         if not (burst_bytes >= 0):
             raise ValidationError(f"burst_bytes = {burst_bytes!r}; must be >= 0", "burst_bytes")
         self.burst_bytes = float(burst_bytes)
-        self.tokens = self.burst_bytes          # bytes of credit
-        self.last = time.monotonic()
+        self.t_free = -math.inf
 
-    def consume(self, n: int) -> float:
+    def consume(self, n: int, continuing: bool = False) -> float:
         """Debit ``n`` bytes and sleep until they are paid; returns the seconds slept."""
         if math.isinf(self.rate_bps):
             return 0.0
         now = time.monotonic()
-        self.tokens = min(self.burst_bytes, self.tokens + (now - self.last) * self.rate_bps / 8)
-        self.last = now
-        self.tokens -= n
-        if self.tokens >= 0:
-            return 0.0
-        wait = -self.tokens * 8 / self.rate_bps
-        target = now + wait
+        if not continuing:
+            self.t_free = max(self.t_free, now - self.burst_bytes * 8 / self.rate_bps)
+        self.t_free += n * 8 / self.rate_bps
+        slept = 0.0
         while True:                               # sleep() may return early
-            rest = target - time.monotonic()
+            rest = self.t_free - time.monotonic()
             if rest <= 0:
                 break
             time.sleep(rest)
-        self.last = time.monotonic()
-        self.tokens = (self.last - target) * self.rate_bps / 8 if self.last > target else 0.0
-        self.tokens = min(self.tokens, self.burst_bytes)
-        return wait
+            slept += rest
+        return slept
 
 
 @dataclass
@@ -125,7 +125,8 @@ class Link:
     def __init__(self, sock: socket.socket, rate_bps: float = math.inf, latency_s: float = 0.0,
                  burst_bytes: float = 0.0) -> None:
         self.sock = sock
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.configure(rate_bps, latency_s, burst_bytes)
 
     def configure(self, rate_bps: float, latency_s: float = 0.0, burst_bytes: float = 0.0) -> None:
@@ -164,7 +165,7 @@ class Link:
             time.sleep(self.latency_s)
         for a in range(0, len(data), CHUNK_BYTES):
             chunk = data[a:a + CHUNK_BYTES]
-            self.bucket.consume(len(chunk))
+            self.bucket.consume(len(chunk), continuing=a > 0)
             self.sock.sendall(chunk)
         return {"t_start": t_start, "t_end": time.monotonic(), "payload_bytes": len(payload),
                 "wire_bytes": len(data), "sizes": {m[0]: m[3] for m in meta}}

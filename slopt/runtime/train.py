@@ -467,6 +467,8 @@ def run_split_training(split: SplitModel, example_inputs: Sequence[Any], iterati
                        grads: bool = False, compress: Mapping[str, Any] | None = None,
                        **session: Any) -> RunResult:
     """Start a :class:`SplitSession`, run it once and close it (see :meth:`SplitSession.run`)."""
+    check_rate("uplink_bps", uplink_bps)           # before a server process is started
+    check_rate("downlink_bps", downlink_bps)
     with SplitSession(split, example_inputs, batch=batch, **session) as s:
         return s.run(iterations, uplink_bps, downlink_bps, latency_s=latency_s, warmup=warmup,
                      memory=memory, grads=grads, compress=compress)

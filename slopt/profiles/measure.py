@@ -1,0 +1,270 @@
+"""Measured per-layer times: every vertex's forward and backward timed on this machine.
+
+:func:`measure_times` traces the module exactly as :func:`slopt.profiles.from_torch` does
+(``torch.export``, same vertex grouping; :func:`slopt.runtime.partition.trace`), cuts out each
+vertex's operators as one ``torch.fx`` module (:func:`slopt.runtime.partition.vertex_part`) and
+runs the vertices in execution order on real tensors, each with the real inputs of the previous
+vertices:
+
+* forward: ``warmup`` untimed calls, then ``repeats`` timed calls (autograd recording on, as in
+  training);
+* backward: per repeat, an untimed forward, then ``torch.autograd.grad`` of the vertex outputs
+  (gradient of ones) with respect to every input that needs a gradient in the real pass (values
+  depending on a trainable parameter) and every trainable parameter — the work autograd does for
+  this vertex in a training step;
+* statistics: median per vertex, spread = half the inter-quartile range; CUDA is synchronised
+  around every timed call when the model lives on a GPU.
+
+Buffers (BatchNorm running statistics) are restored afterwards. The sum of the vertex medians is
+compared with the median of whole-model training steps (forward + loss + backward) of the same
+batch: ``provenance["measured"][side]["vertex_sum_over_whole"]``.
+
+:func:`with_times` writes the figures into the profile's per-layer time columns, **per sample**
+(divided by the measuring batch), which dag-split reads as tau_dev = B x ``device_time_s`` and
+tau_srv = B x ``server_time_s`` (spec min-cut-splitting.md Eqs. 1-2, measured variant): ``side``
+chooses the columns (``device``, ``server`` or ``both`` for one machine playing both roles).
+:func:`merge_times` combines a profile measured on the device with one measured on the server.
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from slopt.errors import ValidationError
+from slopt.profiles.graph import ModelGraph
+
+__all__ = ["measure_times", "with_times", "merge_times", "measure", "SIDES"]
+
+SIDES = ("device", "server", "both")
+_COLS = ("time_s", "forward_time_s", "backward_time_s", "time_spread_s")
+
+
+def _stats(xs: list[float]) -> tuple[float, float]:
+    if not xs:
+        return 0.0, 0.0
+    q = np.percentile(xs, [25, 75])
+    return float(statistics.median(xs)), float((q[1] - q[0]) / 2)
+
+
+def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str, Any] | None = None, *,
+                  graph: ModelGraph | None = None,
+                  granularity: str | int | Callable[[str], str] = "module", warmup: int = 2,
+                  repeats: int = 5, threads: int | None = 1, whole_model: bool = True,
+                  traced: Any = None) -> pd.DataFrame:
+    """Time every vertex's forward and backward (seconds per batch of ``example_inputs``).
+
+    Parameters
+    ----------
+    module, example_inputs, example_kwargs : the model and a batch of **real** tensors (CPU, or
+        CUDA where present), as for ``from_torch``
+    graph : the profile, to check that the traced vertices are its vertices
+    granularity : as in ``from_torch`` (must be the profile's)
+    warmup, repeats : untimed and timed calls per vertex and direction
+    threads : ``torch.set_num_threads`` during the measurement (None: leave it)
+    whole_model : also time ``repeats`` whole training steps for the calibration figure
+
+    Returns a DataFrame with one row per vertex: ``name``, ``forward_s``, ``backward_s``,
+    ``forward_spread_s``, ``backward_spread_s``; ``attrs`` holds the batch, the settings and the
+    whole-step median.
+    """
+    import torch
+
+    from slopt.runtime.partition import trace, vertex_part
+
+    if int(repeats) < 1 or int(warmup) < 0:
+        raise ValidationError(f"repeats = {repeats!r}, warmup = {warmup!r}; need repeats >= 1, warmup >= 0",
+                              "repeats")
+    args = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
+    kwargs = dict(example_kwargs or {})
+    flat = [t for t in torch.utils._pytree.tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
+    if any(t.device.type == "meta" for t in flat) or any(p.device.type == "meta" for p in module.parameters()):
+        raise ValidationError("measure: the model or its inputs are on the 'meta' device; times need "
+                              "real tensors (build the model on 'cpu' or 'cuda')", "example_inputs")
+    dev = flat[0].device if flat else torch.device("cpu")
+    cuda = dev.type == "cuda"
+
+    def sync() -> None:
+        if cuda:  # pragma: no cover - no GPU on the test machine
+            torch.cuda.synchronize()
+
+    batch = int(flat[0].shape[0]) if flat and flat[0].dim() else 1
+    prev_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    saved = {k: b.detach().clone() for k, b in module.named_buffers()}
+    try:
+        tr = traced or trace(module, args, kwargs, granularity=granularity)
+        if graph is not None:
+            tr.check_profile(graph)
+        named_p = dict(module.named_parameters(remove_duplicate=False))
+        named_b = dict(module.named_buffers(remove_duplicate=False))
+        consts = getattr(tr.ep, "constants", {})
+        env: dict[str, Any] = {}
+        user = iter(torch.utils._pytree.tree_leaves(_ordered(tr, args, kwargs)))
+        for nm, (kind, target) in tr.placeholders.items():
+            if kind == "param":
+                p = named_p[target]
+                env[nm] = p.detach().requires_grad_(p.requires_grad)
+            elif kind == "buffer":
+                env[nm] = named_b[target]
+            elif kind == "constant":
+                env[nm] = consts[target]
+            elif kind == "attr":
+                env[nm] = getattr(tr.ep.graph_module, target)
+            else:
+                v = next(user)
+                env[nm] = v.detach() if isinstance(v, torch.Tensor) else v
+        rows = []
+        with torch.enable_grad():
+            for v, name in enumerate(tr.names):
+                gm, order, outs = vertex_part(tr, v)
+                vals = [env[k] for k in order]
+                leaves = [t for t in vals if isinstance(t, torch.Tensor) and t.requires_grad]
+                fw: list[float] = []
+                for i in range(int(warmup) + int(repeats)):
+                    sync()
+                    t0 = time.perf_counter()
+                    res = gm(*vals)
+                    sync()
+                    if i >= warmup:
+                        fw.append(time.perf_counter() - t0)
+                bw: list[float] = []
+                for i in range(int(warmup) + int(repeats)):
+                    res = gm(*vals)
+                    rg = [t for t in res if isinstance(t, torch.Tensor) and t.requires_grad]
+                    if not rg or not leaves:
+                        break
+                    ones = [torch.ones_like(t) for t in rg]
+                    sync()
+                    t0 = time.perf_counter()
+                    torch.autograd.grad(rg, leaves, ones, allow_unused=True)
+                    sync()
+                    if i >= warmup:
+                        bw.append(time.perf_counter() - t0)
+                for k, t in zip(outs, res):
+                    env[k] = t.detach().requires_grad_(True) if (
+                        isinstance(t, torch.Tensor) and t.requires_grad) else (
+                        t.detach() if isinstance(t, torch.Tensor) else t)
+                del res
+                f_med, f_spr = _stats(fw)
+                b_med, b_spr = _stats(bw)
+                rows.append({"name": name, "forward_s": f_med, "backward_s": b_med,
+                             "forward_spread_s": f_spr, "backward_spread_s": b_spr})
+        whole = _whole_step(module, args, kwargs, warmup, repeats, sync) if whole_model else None
+    finally:
+        with torch.no_grad():
+            for k, b in module.named_buffers():
+                if k in saved:
+                    b.copy_(saved[k])
+        torch.set_num_threads(prev_threads)
+    df = pd.DataFrame(rows)
+    df.attrs.update(batch=batch, warmup=int(warmup), repeats=int(repeats),
+                    threads=int(threads or prev_threads), device=str(dev), host=platform.node(),
+                    processor=platform.processor() or platform.machine(),
+                    torch=torch.__version__, whole_step_s=whole)
+    return df
+
+
+def _ordered(tr: Any, args: tuple, kwargs: dict) -> Any:
+    """User inputs in the exported graph's order (export orders keyword inputs its own way)."""
+    spec = getattr(tr.ep.call_spec, "in_spec", None)
+    if spec is not None and spec.num_children == 2 and kwargs:
+        child = spec.child(1) if hasattr(spec, "child") else spec.children_specs[1]
+        keys = list(child.context or [])
+        kwargs = {k: kwargs[k] for k in keys if k in kwargs}
+    return (args, kwargs)
+
+
+def _whole_step(module: Any, args: tuple, kwargs: dict, warmup: int, repeats: int, sync: Any) -> float:
+    """Median seconds of one whole forward + backward (loss = ``.loss`` or the sum of outputs)."""
+    from slopt.profiles.torch_loader import _default_loss
+
+    ts = []
+    for i in range(int(warmup) + int(repeats)):
+        module.zero_grad(set_to_none=True)
+        sync()
+        t0 = time.perf_counter()
+        loss = _default_loss(module(*args, **kwargs))
+        if loss is not None:
+            loss.backward()
+        sync()
+        if i >= warmup:
+            ts.append(time.perf_counter() - t0)
+    module.zero_grad(set_to_none=True)
+    return float(statistics.median(ts))
+
+
+def with_times(graph: ModelGraph, times: pd.DataFrame, side: str = "both") -> ModelGraph:
+    """The profile with measured per-sample time columns for ``side`` (device / server / both):
+    ``{side}_time_s`` (forward + backward median), ``{side}_forward_time_s``,
+    ``{side}_backward_time_s``, ``{side}_time_spread_s``; provenance under ``measured``."""
+    if side not in SIDES:
+        raise ValidationError(f"side = {side!r}; choose one of {SIDES}", "side")
+    names = list(times["name"])
+    if names != list(graph.names):
+        raise ValidationError("with_times: the measured vertices are not the profile's vertices "
+                              f"({len(names)} vs {graph.n})", "times")
+    b = float(times.attrs.get("batch", 1))
+    fwd = times["forward_s"].to_numpy(float) / b
+    bwd = times["backward_s"].to_numpy(float) / b
+    spread = (times["forward_spread_s"].to_numpy(float) + times["backward_spread_s"].to_numpy(float)) / b
+    extra = dict(graph.extra)
+    meta = {k: v for k, v in times.attrs.items()}
+    whole = meta.get("whole_step_s")
+    meta["vertex_sum_s"] = float((fwd + bwd).sum() * b)
+    if whole:
+        meta["vertex_sum_over_whole"] = meta["vertex_sum_s"] / whole
+    prov = dict(graph.provenance or {})
+    measured = dict(prov.get("measured", {}))
+    for s in (("device", "server") if side == "both" else (side,)):
+        extra[f"{s}_time_s"] = fwd + bwd
+        extra[f"{s}_forward_time_s"] = fwd
+        extra[f"{s}_backward_time_s"] = bwd
+        extra[f"{s}_time_spread_s"] = spread
+        measured[s] = meta
+    prov["measured"] = measured
+    return graph.replace(extra=extra, provenance=prov)
+
+
+def merge_times(device_profile: ModelGraph, server_profile: ModelGraph) -> ModelGraph:
+    """One profile with the device columns of ``device_profile`` and the server columns of
+    ``server_profile`` (two machines measured separately). The two must be the same graph
+    (names and edges); a side's columns are taken from its ``device_*`` / ``server_*`` columns,
+    whichever the file has (a one-machine profile has both)."""
+    a, b = device_profile, server_profile
+    if list(a.names) != list(b.names) or not (np.array_equal(a.src, b.src) and np.array_equal(a.dst, b.dst)):
+        raise ValidationError("merge_times: the device and server profiles are not the same graph "
+                              f"({a.n} vs {b.n} vertices)", "server_profile")
+
+    def side_cols(g: ModelGraph, want: str) -> dict[str, np.ndarray]:
+        for have in (want, "server" if want == "device" else "device"):
+            if f"{have}_time_s" in g.extra:
+                return {f"{want}_{c}": g.extra[f"{have}_{c}"] for c in _COLS if f"{have}_{c}" in g.extra}
+        raise ValidationError(f"merge_times: the {want} profile {g.name!r} has no measured times "
+                              f"(column {want}_time_s)", f"{want}_profile")
+
+    extra = {k: v for k, v in a.extra.items() if not k.startswith(("device_", "server_"))}
+    extra.update(side_cols(a, "device"))
+    extra.update(side_cols(b, "server"))
+    pa, pb = a.provenance.get("measured", {}), b.provenance.get("measured", {})
+    prov = dict(a.provenance or {})
+    prov["measured"] = {"device": pa.get("device", pa.get("server")), "server": pb.get("server", pb.get("device"))}
+    return a.replace(extra=extra, provenance=prov)
+
+
+def measure(graph: ModelGraph, module: Any, example_inputs: Any, example_kwargs: Mapping[str, Any] | None = None,
+            *, side: str = "both", **options: Any) -> ModelGraph:
+    """:func:`measure_times` + :func:`with_times`: the profile with this machine's times."""
+    gran = options.pop("granularity", None)
+    if gran is None:
+        g0 = (graph.provenance or {}).get("granularity", "module")
+        gran = g0 if isinstance(g0, int) or g0 in ("op", "module") else "module"
+    times = measure_times(module, example_inputs, example_kwargs, graph=graph, granularity=gran, **options)
+    return with_times(graph, times, side)
