@@ -230,7 +230,7 @@ def test_algorithm_b_feasible_and_never_below_brute_force(seed, N, E, L):
 def test_milp_equals_brute_force_on_tiny_instances(seed, N, E):
     inst = tt.random_instance(seed, n_users=N, n_edges=min(E, N), n_layers=3)
     l_u, l_e = 1, 2
-    res, rounds = tt.solve_fixed_cut(inst, l_u, l_e, "highs")
+    res, rounds = tt.solve_fixed_cut(inst, l_u, l_e, "highs", mip_gap=0)
     T_bf, _ = tt.brute_force_fixed_cut(inst, l_u, l_e)
     assert res.status == "optimal"
     T = tt.epoch_delay(inst, tt.pair_delays(inst, l_u, l_e), tt.check_schedule(inst, [r.tolist() for r in rounds]))
@@ -262,8 +262,10 @@ def test_exact_agrees_across_two_solvers(solvers):
         l_e = int(rng.integers(l_u + 1, L + 1))
         objs = []
         for s in solvers:
-            res, rounds = tt.solve_fixed_cut(inst, l_u, l_e, s)
-            assert res.status == "optimal", (k, s, res.message)
+            res, rounds = tt.solve_fixed_cut(inst, l_u, l_e, s, mip_gap=0)
+            # CBC's log rounds its bound to 5 digits; slopt.solvers then cannot certify the gap and
+            # says "feasible" -- the point is still checked and must agree with HiGHS
+            assert res.status == "optimal" or (s == "cbc" and res.status == "feasible"), (k, s, res.message)
             objs.append(tt.epoch_delay(inst, tt.pair_delays(inst, l_u, l_e), rounds))
         assert objs[0] == pytest.approx(objs[1], rel=1e-5), k
 

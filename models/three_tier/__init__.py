@@ -37,13 +37,15 @@ from .algorithm import (_algorithm_b, _b_schedule, _memory_pruned_pairs, _perfec
                         bottleneck_assignment, cut_pair_table)
 from .baselines import (_two_tier_radio, baseline_delay, baseline_memory, edge_sfl_assignment,
                         memory_comparison)
-from .exact import _brute_force, _exact, _memory_first, brute_force_fixed_cut
-from .formulations import (_schedule_from_x, build_fixed_cut, define_constraints, define_objective,
-                           define_sets, define_variables, formulations, solve_fixed_cut)
+from .exact import ExactResult, _brute_force, _exact, _memory_first, brute_force_fixed_cut
+from .formulations import (ExtraConstraints, _schedule_from_x, build_fixed_cut, define_constraints,
+                           define_edge_epigraphs, define_objective, define_sets, define_sorted_bounds,
+                           define_symmetry_breaking, define_variables, edge_classes, formulations,
+                           schedule_from_model, solve_fixed_cut)
 from .instance import (_OPTION_KEYS, _TRAINING_KEYS, GIB, PROBLEM, READINGS, SPEC6, Instance, LayerFigures,
                        _finish, _model, _split_params, _target_dims, check_cut_pair, check_instance,
                        from_scenario, layer_figures, load, random_instance, random_scenario, spec6_instance)
-from .methods import (METHODS, _baseline, _plan, algorithm_b, baseline_edge_sfl, baseline_fed_lora,
+from .methods import (METHODS, _baseline, _plan, algorithm_b, plan_from_model, baseline_edge_sfl, baseline_fed_lora,
                       baseline_shared_server, baseline_sl, baseline_splitfed, brute_force, exact, memory_first)
 from .plots import demo_plot
 from .system import (PairDelays, _cloud_layers, _edge_layers, _measure, _user_layers, aggregate_adapters,
@@ -59,7 +61,8 @@ __all__ = [
     "baseline_sl", "baseline_splitfed", "baseline_shared_server", "baseline_fed_lora", "baseline_edge_sfl",
     "edge_sfl_assignment",
     "baseline_memory", "memory_comparison", "aggregate_adapters", "measure_memory",
-    "lower_bound", "cut_pair_table", "PROBLEM",
+    "lower_bound", "cut_pair_table", "PROBLEM", "schedule_from_model", "plan_from_model", "edge_classes",
+    "ExtraConstraints",
 ]
 
 register(Problem(

@@ -5,60 +5,140 @@ from __future__ import annotations
 
 import functools
 import itertools
+import logging
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from slopt.errors import InfeasibleError, ValidationError
+from slopt.methods import Deadline
 from slopt.solvers import SolveResult
 
 from .algorithm import _algorithm_b, _b_schedule, _memory_pruned_pairs
-from .formulations import solve_fixed_cut
+from .formulations import ExtraConstraints, solve_fixed_cut
 from .instance import Instance
-from .system import epoch_delay, feasible_cut_pairs, lower_bound, pair_delays
+from .system import check_schedule, epoch_delay, feasible_cut_pairs, lower_bound, pair_delays
 
 # =============================================================================================
 # §4.1 / §4.4 -- exact P1: cut enumeration (memory-pruned, bounded) x fixed-cut MILP
 # =============================================================================================
+log = logging.getLogger("slopt.models.three_tier")
+
+
+@dataclass
+class ExactResult:
+    """What :func:`_exact` found: the best plan (None without an incumbent), the proven bound (s),
+    the summary :class:`SolveResult` and one row per cut pair (lower bound, what was done)."""
+
+    best: tuple[float, int, int, list[np.ndarray]] | None
+    solve: SolveResult
+    cut_pairs: pd.DataFrame
+
+
 def _exact(inst: Instance, solver: str | None, time_limit: float | None, mip_gap: float | None,
-           use_bound: bool = True) -> tuple[float, int, int, list[np.ndarray], SolveResult]:
-    T_b, lu_b, le_b, r_b = _algorithm_b(inst)        # incumbent
+           use_bound: bool = True, *, strong: bool = True, use_incumbent: bool = True,
+           extra_constraints: ExtraConstraints | None = None, options: dict[str, Any] | None = None
+           ) -> ExactResult:
+    """Exact P1: every memory-feasible cut pair, in increasing :func:`lower_bound`, pruned when the
+    bound reaches the incumbent; the fixed-cut MILP (``strong``: :func:`build_fixed_cut` with the
+    sorted bounds and symmetry breaking) at the others, with the incumbent's value as cutoff.
+
+    ``mip_gap`` (default 0; HiGHS also gets ``mip_abs_gap = 0``) is passed to every MILP. The
+    time limit (s) is shared by all MILPs; when it runs out the incumbent is returned with the
+    proven bound: the least of the unexplored pairs' bounds and the solvers' bounds. With
+    ``extra_constraints`` Algorithm B's plan (which ignores them) is no incumbent and the
+    symmetry breaking is left out.
+    """
+    clock = Deadline(time_limit)
+    gap_req = 0.0 if mip_gap is None else float(mip_gap)
+    name = (solver or "highs").lower()
+    opts = dict(options or {})
+    if name == "highs" and gap_req == 0.0:
+        opts.setdefault("mip_abs_gap", 0.0)
     pairs = _memory_pruned_pairs(inst)
-    cand = sorted(((lower_bound(inst, d), d) for d in (pair_delays(inst, *p) for p in pairs)),
-                  key=lambda x: x[0])
-    best = (T_b, lu_b, le_b, r_b)
-    milp_obj: dict[tuple[int, int], float] = {}      # the solver's objective per solved cut pair
-    status, seconds, n_milp, bound = "optimal", 0.0, 0, math.inf
-    for lb, d in cand:
-        if use_bound and lb >= best[0] * (1 - 1e-9):
-            bound = min(bound, lb)
+    cand = sorted(((lower_bound(inst, d), d) for d in (pair_delays(inst, *p) for p in pairs)), key=lambda x: x[0])
+    best: tuple[float, int, int, list[np.ndarray]] | None = None
+    if use_incumbent and extra_constraints is None:
+        best = _algorithm_b(inst)                      # incumbent
+    inc = lambda: best[0] if best is not None else math.inf  # noqa: E731
+    milp_obj: dict[tuple[int, int], float] = {}        # the solver's objective per solved cut pair
+    rows: list[dict[str, Any]] = []
+    seconds, n_milp, proven = 0.0, 0, True
+    log.info("three-tier exact: %d memory-feasible cut pairs, incumbent %.6g s (Algorithm B), bound %.6g s",
+             len(cand), inc(), cand[0][0] if cand else math.nan)
+    for i, (lb, d) in enumerate(cand):
+        row = {"l_u": d.l_u, "l_e": d.l_e, "lower_bound_s": lb, "action": "", "milp_objective_s": math.nan,
+               "pair_bound_s": lb, "seconds": 0.0}
+        rows.append(row)
+        if use_bound and lb >= inc():
+            row["action"] = "pruned"
             continue
-        res, rounds = solve_fixed_cut(inst, d.l_u, d.l_e, solver, time_limit, mip_gap)
+        if clock.expired:
+            row["action"] = "not reached"
+            proven = False
+            continue
+        cutoff = inc() * (1 + 1e-6) if math.isfinite(inc()) else None
+        res, rounds = solve_fixed_cut(inst, d.l_u, d.l_e, solver, clock.remaining(), gap_req, strong=strong,
+                                      symmetry=extra_constraints is None, cutoff=cutoff,
+                                      extra_constraints=extra_constraints, options=opts or None)
         seconds += res.seconds
         n_milp += 1
-        if res.status == "no_solution":        # time limit without an incumbent: optimality unproven
-            status = "feasible"
-            bound = min(bound, max(lb, res.bound) if math.isfinite(res.bound) else lb)
-            continue
-        if not res.ok:
-            raise InfeasibleError(f"fixed-cut MILP at (l_u, l_e) = ({d.l_u}, {d.l_e}) returned {res.status}: "
-                                  f"{res.message}", constraint="P1")
-        if res.status != "optimal" or (res.gap == res.gap and res.gap > 1e-6):
-            status = "feasible"
-        bound = min(bound, max(lb, res.bound) if math.isfinite(res.bound) else res.objective)
-        T = epoch_delay(inst, d, rounds)
-        milp_obj[(d.l_u, d.l_e)] = res.objective
-        if T < best[0] - 1e-12 * max(1.0, best[0]):
-            best = (T, d.l_u, d.l_e, rounds)
-    bound = min(bound, best[0])
-    # the solver's own objective at the chosen pair (NaN when the bound proved Algorithm B's plan
-    # optimal without a MILP there)
-    sr = SolveResult(status, objective=milp_obj.get((best[1], best[2]), math.nan), bound=bound,
-                     gap=abs(best[0] - bound) / max(abs(best[0]), 1e-10), seconds=seconds,
-                     solver=solver or "highs",
-                     message=f"{len(pairs)} memory-feasible cut pairs, {n_milp} fixed-cut MILPs solved, "
-                             f"the rest pruned by the lower bound")
-    return (*best, sr)
+        row["seconds"] = res.seconds
+        if res.status == "infeasible":                 # nothing at or below the cutoff here
+            row["action"] = "cut off" if cutoff is not None else "infeasible"
+            row["pair_bound_s"] = cutoff if cutoff is not None else math.inf
+        elif res.ok and rounds is not None and _valid(inst, rounds):
+            T = epoch_delay(inst, d, rounds)
+            milp_obj[(d.l_u, d.l_e)] = res.objective
+            row["milp_objective_s"] = T
+            pb = res.bound if math.isfinite(res.bound) else lb
+            if res.status == "optimal" and pb >= T * (1 - 1e-12):
+                pb = T                                 # summation round-off between the MILP and evaluate()
+            row["pair_bound_s"] = max(lb, min(pb, T))
+            done = res.status == "optimal" and (res.gap != res.gap or res.gap <= gap_req + 1e-12)
+            row["action"] = "optimal" if done else "stopped"
+            proven &= done
+            if T < inc() - 1e-12 * max(1.0, inc()):
+                best = (T, d.l_u, d.l_e, rounds)
+        else:                                          # a limit without an incumbent, or an error
+            row["action"] = "stopped" if res.status in ("no_solution", "feasible") else res.status
+            if math.isfinite(res.bound):
+                row["pair_bound_s"] = max(lb, res.bound)
+            proven = False
+        bound_now = min([r["pair_bound_s"] for r in rows] + [lb2 for lb2, _ in cand[i + 1:]] + [inc()])
+        log.info("three-tier exact: cut pair %d/%d (%d, %d) %s; incumbent %.9g s, bound %.9g s",
+                 i + 1, len(cand), d.l_u, d.l_e, row["action"], inc(), bound_now)
+    table = pd.DataFrame(rows, columns=["l_u", "l_e", "lower_bound_s", "action", "milp_objective_s",
+                                        "pair_bound_s", "seconds"])
+    if best is None and not table["action"].isin(["stopped", "not reached"]).any() and len(table):
+        raise InfeasibleError("no cut pair admits a schedule that meets the extra constraints", constraint="P1")
+    bound = float(min(table["pair_bound_s"].min() if len(table) else math.inf, inc()))
+    T = inc()
+    gap = (T - bound) / max(abs(T), 1e-300) if math.isfinite(T) else math.nan
+    gap = max(gap, 0.0) if gap == gap else gap
+    if best is None:
+        status = "no_solution"
+    else:
+        status = "optimal" if proven and gap <= gap_req + 1e-12 else "feasible"
+    counts = table["action"].value_counts().to_dict()
+    sr = SolveResult(status, objective=milp_obj.get((best[1], best[2]), math.nan) if best else math.nan,
+                     bound=bound, gap=gap, seconds=seconds, solver=name,
+                     message=f"{len(pairs)} memory-feasible cut pairs: "
+                             + ", ".join(f"{v} {k}" for k, v in counts.items())
+                             + f"; {n_milp} fixed-cut MILPs ({'strong' if strong else 'spec'} form)")
+    log.info("three-tier exact: %s, incumbent %.9g s, bound %.9g s, gap %.3g", status, T, bound, gap)
+    return ExactResult(best, sr, table)
+
+
+def _valid(inst: Instance, rounds: list[np.ndarray]) -> bool:
+    try:
+        check_schedule(inst, [r.tolist() for r in rounds])
+        return True
+    except ValidationError:
+        return False
 
 
 def _memory_first(inst: Instance, solver: str | None, time_limit: float | None, mip_gap: float | None
@@ -79,7 +159,8 @@ def _memory_first(inst: Instance, solver: str | None, time_limit: float | None, 
             if r.lb > inst.t_max_s:
                 best_short = min(best_short, r.lb - inst.t_max_s)
                 continue
-            sr, rr = solve_fixed_cut(inst, d.l_u, d.l_e, solver, time_limit, mip_gap)
+            sr, rr = solve_fixed_cut(inst, d.l_u, d.l_e, solver, time_limit, 0.0 if mip_gap is None else mip_gap,
+                                     strong=True)
             if not sr.ok:
                 continue
             T = epoch_delay(inst, d, rr)

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -36,8 +38,9 @@ def define_variables(m: Any, inst: Instance) -> None:
     m.zAd = pyo.Var(m.T, domain=pyo.NonNegativeReals, doc="download max of round t (Eq. 19)")
 
 
-def define_constraints(m: Any, inst: Instance, d: PairDelays) -> None:
-    """C2-C4, the epigraphs of the four maxima and symmetry breaking among the full rounds."""
+def define_constraints(m: Any, inst: Instance, d: PairDelays, symmetry: bool = True) -> None:
+    """C2-C4, the epigraphs of the four maxima and (``symmetry``) the spec's ordering of the full
+    rounds by z_t^U + z_t^B."""
     import pyomo.environ as pyo
 
     sizes, last = inst.round_sizes, inst.T_ep - 1
@@ -67,6 +70,8 @@ def define_constraints(m: Any, inst: Instance, d: PairDelays) -> None:
         m.epi_Au = pyo.Constraint(m.N, m.T, rule=epi(m.zAu, d.a_up))
         m.epi_Ad = pyo.Constraint(m.N, m.T, rule=epi(m.zAd, d.a_dn))
 
+    if not symmetry:
+        return
     # Symmetry breaking among the full rounds: z_1^U + z_1^B >= z_2^U + z_2^B >= ...
     full = [t for t in m.T if sizes[t] == inst.E]
     m.sym = pyo.Constraint(range(max(0, len(full) - 1)),
@@ -83,36 +88,163 @@ def define_objective(m: Any, inst: Instance, d: PairDelays) -> None:
         expr=sum(K * (m.zU[t] + m.zB[t]) + m.zAu[t] + m.zAd[t] for t in m.T) + const, sense=pyo.minimize)
 
 
-def build_fixed_cut(inst: Instance, l_u: int, l_e: int) -> Any:
-    """The MILP of P1 for a fixed cut pair (spec §4.1, 'Linear form for fixed (l_u, l_e)')."""
+#: ``extra_constraints(model, instance) -> None``: adds rows (or variables) to a built model.
+ExtraConstraints = Callable[[Any, Instance], None]
+
+
+def build_fixed_cut(inst: Instance, l_u: int, l_e: int, *, strong: bool = False, symmetry: bool = True,
+                    cutoff: float | None = None, extra_constraints: ExtraConstraints | None = None) -> Any:
+    """The MILP of P1 for a fixed cut pair (spec §4.1, 'Linear form for fixed (l_u, l_e)').
+
+    ``strong=False`` is the spec's linear form (with its ordering of the full rounds when
+    ``symmetry``). ``strong=True`` keeps the same variables x_{n,e}^t and z_t and adds
+    :func:`define_edge_epigraphs`, :func:`define_sorted_bounds` and, when ``symmetry``,
+    :func:`define_symmetry_breaking` in place of the spec's ordering row. ``cutoff`` (s) adds
+    T_epoch <= cutoff (an incumbent's value). ``extra_constraints(model, inst)`` is called last.
+    Leave ``symmetry`` off when an extra constraint tells rounds or identical edges apart.
+    """
     import pyomo.environ as pyo
 
     l_u, l_e = check_cut_pair(inst, l_u, l_e)
     d = pair_delays(inst, l_u, l_e)
     m = pyo.ConcreteModel(name=f"three-tier P1 fixed cut ({l_u}, {l_e})")
+    m.cut_pair = (l_u, l_e)
     define_sets(m, inst)
     define_variables(m, inst)
-    define_constraints(m, inst, d)
+    define_constraints(m, inst, d, symmetry=symmetry and not strong)
     define_objective(m, inst, d)
+    if strong:
+        define_edge_epigraphs(m, inst, d)
+        define_sorted_bounds(m, inst, d)
+        if symmetry:
+            define_symmetry_breaking(m, inst, d)
+    if cutoff is not None and math.isfinite(cutoff):
+        m.cutoff = pyo.Constraint(expr=m.T_epoch.expr <= float(cutoff))
+    if extra_constraints is not None:
+        extra_constraints(m, inst)
     return m
 
 
-def _schedule_from_x(inst: Instance, m: Any) -> list[np.ndarray]:
+def define_edge_epigraphs(m: Any, inst: Instance, d: PairDelays) -> None:
+    """z_t >= sum_n value_{n,e} x_{n,e}^t for every edge e: the same maxima as the per-user rows
+    on integer points; in a full round (sum_n x_{n,e}^t = 1) a convex combination in the LP."""
+    import pyomo.environ as pyo
+
+    def epi(z, val):
+        return lambda m, e, t: z[t] >= sum(float(val[n, e]) * m.x[n, e, t] for n in m.N)
+    m.epi_U_edge = pyo.Constraint(m.E, m.T, rule=epi(m.zU, d.U))
+    m.epi_B_edge = pyo.Constraint(m.E, m.T, rule=epi(m.zB, d.Bk))
+    if inst.include_aggregation:
+        m.epi_Au_edge = pyo.Constraint(m.E, m.T, rule=epi(m.zAu, d.a_up))
+        m.epi_Ad_edge = pyo.Constraint(m.E, m.T, rule=epi(m.zAd, d.a_dn))
+
+
+def define_sorted_bounds(m: Any, inst: Instance, d: PairDelays) -> None:
+    """The sorted-value bound of :func:`~slopt.models.three_tier.system.lower_bound` as rows.
+
+    For a per-user value v_n (pi_n = min_e (U + Bk), min_e a_up, min_e a_dn)
+    sorted decreasing, v_(1) >= ... >= v_(N), let w_{k,t} in [0, 1] be at least y_{(j)}^t =
+    sum_e x_{(j),e}^t for every j <= k ("round t holds one of the k largest"). Then
+    z_t >= sum_k (v_(k) - v_(k+1)) w_{k,t}, sum_{j<=k} y_{(j)}^t <= min(k, E_t) w_{k,t}, and the k
+    largest need ceil(k / E) rounds: sum_t w_{k,t} >= ceil(k / E). On integer points w is the
+    indicator and the rows are implied; the LP bound is at least the sorted bound. The pi chain's
+    w is binary (branching on "round t holds one of the k slowest" closes the gap fastest; chains
+    on U and Bk separately slowed HiGHS down, measured in ``benchmarks/three_tier.py``).
+    """
+    import pyomo.environ as pyo
+
+    sizes = inst.round_sizes
+    y = {(n, t): sum(m.x[n, e, t] for e in m.E) for n in m.N for t in m.T}
+    chains = [("pi", (d.U + d.Bk).min(axis=1), lambda t: m.zU[t] + m.zB[t])]
+    if inst.include_aggregation:
+        chains += [("Au", d.a_up.min(axis=1), lambda t: m.zAu[t]), ("Ad", d.a_dn.min(axis=1), lambda t: m.zAd[t])]
+    K_ = range(inst.N)
+    for name, v, z in chains:
+        order = np.argsort(-v, kind="stable")
+        vs = np.append(v[order], 0.0)
+        w = pyo.Var(K_, m.T, bounds=(0, 1), domain=pyo.Binary if name == "pi" else pyo.Reals,
+                    doc=f"round t holds one of the k largest {name}")
+        m.add_component(f"w_{name}", w)
+        m.add_component(f"w_{name}_chain", pyo.Constraint(
+            K_, m.T, rule=lambda m, k, t: w[k, t] >= (w[k - 1, t] if k else 0)))
+        m.add_component(f"w_{name}_member", pyo.Constraint(
+            K_, m.T, rule=lambda m, k, t: w[k, t] >= y[int(order[k]), t]))
+        m.add_component(f"w_{name}_count", pyo.Constraint(
+            K_, m.T, rule=lambda m, k, t: sum(y[int(order[j]), t] for j in range(k + 1))
+            <= min(k + 1, sizes[t]) * w[k, t]))
+        m.add_component(f"w_{name}_cover", pyo.Constraint(
+            K_, rule=lambda m, k: sum(w[k, t] for t in m.T) >= -(-(k + 1) // inst.E)))
+        m.add_component(f"z_{name}_sorted", pyo.Constraint(
+            m.T, rule=lambda m, t: z(t) >= sum(float(vs[k] - vs[k + 1]) * w[k, t] for k in K_)))
+
+
+def edge_classes(d: PairDelays) -> list[list[int]]:
+    """Groups of edges whose U, Bk, a_up and a_dn columns are equal (interchangeable edges)."""
+    E = d.U.shape[1]
+    cols = [np.concatenate([d.U[:, e], d.Bk[:, e], d.a_up[:, e], d.a_dn[:, e]]) for e in range(E)]
+    classes: list[list[int]] = []
+    for e in range(E):
+        for c in classes:
+            if np.array_equal(cols[c[0]], cols[e]):
+                c.append(e)
+                break
+        else:
+            classes.append([e])
+    return classes
+
+
+def define_symmetry_breaking(m: Any, inst: Instance, d: PairDelays) -> None:
+    """Interchangeable full rounds ordered by their first member, identical edges by their user.
+
+    Users are ranked by pi_n = min_e (U + Bk), largest first (Algorithm B's order). Full round
+    t >= 1 may hold the user of rank k only if round t - 1 holds a user of smaller rank (rounds
+    sorted by their best-ranked member: one representative of every reordering of the full
+    rounds). Within a full round, of two identical edges (:func:`edge_classes`) the first gets
+    the better-ranked user. Both orderings keep one optimum of every class, so the optimum is
+    unchanged; they assume no extra constraint tells rounds or identical edges apart.
+    """
+    import pyomo.environ as pyo
+
+    sizes = inst.round_sizes
+    order = np.argsort(-(d.U + d.Bk).min(axis=1), kind="stable")
+    rank = np.empty(inst.N, dtype=int)
+    rank[order] = np.arange(inst.N)
+    full = [t for t in m.T if sizes[t] == inst.E]
+    y = {(n, t): sum(m.x[n, e, t] for e in m.E) for n in m.N for t in m.T}
+    m.sym_rounds = pyo.Constraint(
+        range(inst.N), full[1:],
+        rule=lambda m, k, t: y[int(order[k]), t] <= sum(y[int(order[j]), t - 1] for j in range(k)))
+    pairs = [(c[i], c[i + 1]) for c in edge_classes(d) for i in range(len(c) - 1)]
+    m.sym_edges = pyo.Constraint(
+        range(len(pairs)), full,
+        rule=lambda m, i, t: sum(int(rank[n]) * m.x[n, pairs[i][0], t] for n in m.N) + 1
+        <= sum(int(rank[n]) * m.x[n, pairs[i][1], t] for n in m.N))
+
+
+def schedule_from_model(inst: Instance, m: Any) -> list[np.ndarray]:
+    """The rounds of (user, edge) pairs with x_{n,e}^t = 1 in a solved fixed-cut model
+    (unvalued variables count as 0); check it with :func:`~.system.check_schedule`."""
     rounds = []
     for t in range(inst.T_ep):
-        pairs = [(n, e) for n in range(inst.N) for e in range(inst.E) if m.x[n, e, t].value > 0.5]
+        pairs = [(n, e) for n in range(inst.N) for e in range(inst.E)
+                 if m.x[n, e, t].value is not None and m.x[n, e, t].value > 0.5]
         rounds.append(np.array(pairs, dtype=int).reshape(-1, 2))
     return rounds
 
 
-def solve_fixed_cut(inst: Instance, l_u: int, l_e: int, solver: str | None = None,
-                    time_limit: float | None = None, mip_gap: float | None = None
-                    ) -> tuple[SolveResult, list[np.ndarray] | None]:
-    """Build and solve the fixed-cut MILP through :func:`slopt.solvers.solve`."""
-    m = build_fixed_cut(inst, l_u, l_e)
-    res = solve(m, solver=solver, time_limit=time_limit, mip_gap=mip_gap)
-    return res, (_schedule_from_x(inst, m) if res.ok else None)
+_schedule_from_x = schedule_from_model
 
+
+def solve_fixed_cut(inst: Instance, l_u: int, l_e: int, solver: str | None = None,
+                    time_limit: float | None = None, mip_gap: float | None = None, *, strong: bool = False,
+                    symmetry: bool = True, cutoff: float | None = None,
+                    extra_constraints: ExtraConstraints | None = None, options: dict[str, Any] | None = None
+                    ) -> tuple[SolveResult, list[np.ndarray] | None]:
+    """Build (:func:`build_fixed_cut`) and solve the fixed-cut MILP through :func:`slopt.solvers.solve`."""
+    m = build_fixed_cut(inst, l_u, l_e, strong=strong, symmetry=symmetry, cutoff=cutoff,
+                        extra_constraints=extra_constraints)
+    res = solve(m, solver=solver, time_limit=time_limit, mip_gap=mip_gap, options=options)
+    return res, (schedule_from_model(inst, m) if res.ok else None)
 
 
 def formulations(inst: Instance) -> dict[str, Any]:

@@ -467,7 +467,8 @@ def load(profile: str | None = None, scenario: str | None = None, **params: Any)
 
     ``profile``: a decoder preset of :data:`slopt.profiles.transformer.PRESETS` (default
     ``gpt2-medium``, spec §6). ``scenario``: ``None`` -> the shipped ``three_tier`` scenario;
-    ``"spec6"`` -> the §6 table (``n_users``, ``n_edges``); a file or shipped name otherwise;
+    ``"spec6"`` -> the §6 table (``n_users``, ``n_edges``); a file or shipped name otherwise
+    (``n_users`` / ``n_edges`` on the shipped scenario: the same generator and seed at that size);
     ``seed=<int>`` -> :func:`random_instance`. Every parameter of the instance is a keyword
     (``l_u``/``l_e`` fix the cut pair; readings ``cloud_adapter``, ``sfl_weights``,
     ``activation_model``, ...).
@@ -479,10 +480,17 @@ def load(profile: str | None = None, scenario: str | None = None, **params: Any)
         return random_instance(check_int("seed", params.pop("seed")), **params)
     if scenario == "spec6":
         return spec6_instance(params.pop("n_users", 10), params.pop("n_edges", 3), **params)
-    for k in ("n_users", "n_edges"):
-        if k in params:
-            raise ValidationError(f"{k} applies to scenario 'spec6' or a random instance (seed=...), not to a "
-                                  "scenario file", k)
     fading = params.pop("fading_seed", None)
-    return from_scenario(read_scenario(scenario or "three_tier"), fading_seed=fading, **params)
+    sc = read_scenario(scenario or "three_tier")
+    if "n_users" in params or "n_edges" in params:
+        if scenario not in (None, "three_tier"):
+            k = "n_users" if "n_users" in params else "n_edges"
+            raise ValidationError(f"{k} applies to the shipped scenario, scenario 'spec6' or a random instance "
+                                  "(seed=...), not to a scenario file", k)
+        # the shipped scenario is Scenario.random(seed=0, n_devices=8, n_edges=3, cloud=True); other
+        # sizes come from the same generator and seed
+        n = check_int("n_users", params.pop("n_users", sc.n_devices), lo=1)
+        e = check_int("n_edges", params.pop("n_edges", len(sc.edges)), lo=1)
+        sc = Scenario.random(seed=sc.seed, n_devices=n, n_edges=e, cloud=True, name=f"three-tier-{n}-users")
+    return from_scenario(sc, fading_seed=fading, **params)
 

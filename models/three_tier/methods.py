@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from slopt.solvers import SolveResult
 from .algorithm import _algorithm_b
 from .baselines import baseline_delay, baseline_memory
 from .exact import _brute_force, _exact, _memory_first
+from .formulations import ExtraConstraints, schedule_from_model
 from .instance import PROBLEM, Instance
 from .system import evaluate
 
@@ -41,21 +43,44 @@ def algorithm_b(inst: Instance, *, solver: str | None = None, time_limit: float 
 
 @method
 def exact(inst: Instance, *, solver: str | None = None, time_limit: float | None = None,
-          mip_gap: float | None = None) -> Plan:
+          mip_gap: float | None = None, extra_constraints: ExtraConstraints | None = None,
+          options: dict[str, Any] | None = None, strong: bool = True) -> Plan:
     """Exact P1 (spec §4.4): every memory-feasible cut pair, fixed-cut MILP each.
 
     Cut pairs are visited in increasing order of :func:`lower_bound`; a pair whose bound is not
     below the incumbent (Algorithm B's plan first) cannot improve it and is skipped, so the
-    result is the same as solving every MILP.
+    result is the same as solving every MILP. Each MILP is the strong fixed-cut form
+    (``strong=False``: the spec's linear form) at ``mip_gap`` (default 0) with the incumbent as
+    cutoff. ``extra_constraints(model, inst)`` is applied to every cut pair's model. Progress
+    (cut pairs done, incumbent, bound) goes to the ``slopt.models.three_tier`` logger. Under
+    ``time_limit`` (s, shared by all MILPs) the incumbent comes back with the proven bound and
+    gap; without an incumbent, a Plan with status ``no_solution`` and the bound.
     """
     t0 = time.perf_counter()
-    T, l_u, l_e, rounds, sr = _exact(inst, solver, time_limit, mip_gap)
+    r = _exact(inst, solver, time_limit, mip_gap, strong=strong, extra_constraints=extra_constraints,
+               options=options)
+    sr = r.solve
+    if r.best is None:
+        return Plan(PROBLEM, "exact", math.nan, {}, {"bound_s": sr.bound}, {"cut_pairs": r.cut_pairs}, sr,
+                    time.perf_counter() - t0)
+    T, l_u, l_e, rounds = r.best
     plan = _plan(inst, "exact", l_u, l_e, rounds, solve_result=sr, seconds=time.perf_counter() - t0,
-                 extra={"solver_objective_s": sr.objective})
+                 extra={"solver_objective_s": sr.objective, "bound_s": sr.bound})
+    plan.details["cut_pairs"] = r.cut_pairs
     if abs(plan.objective - T) > 1e-9 * max(1.0, T):
         raise AssertionError(f"evaluate() gives {plan.objective} s, the method {T} s")
     return plan
 
+
+def plan_from_model(inst: Instance, model: Any, result: SolveResult | None = None, method: str = "milp") -> Plan:
+    """The :class:`Plan` of a solved fixed-cut model (:func:`build_fixed_cut`, with or without
+    extra constraints): the cut pair the model was built for and the schedule read from
+    x_{n,e}^t, re-evaluated by ``evaluate()`` (a schedule that breaks C2-C4 raises
+    :class:`~slopt.errors.ValidationError`)."""
+    l_u, l_e = model.cut_pair
+    rounds = schedule_from_model(inst, model)
+    extra = {} if result is None else {"solver_objective_s": result.objective}
+    return _plan(inst, method, l_u, l_e, rounds, solve_result=result, extra=extra)
 
 
 @method
