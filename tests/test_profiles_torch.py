@@ -151,7 +151,7 @@ class Numpy(nn.Module):
 
 def test_untraceable_module_names_the_operator():
     with pytest.raises(ValidationError, match=r"Branchy.*failing operator.*__bool__.*if y\.sum\(\) > 0"):
-        from_torch(Branchy(), torch.randn(2, 4))
+        from_torch(Branchy(), torch.randn(2, 4), fallback=False)
     with pytest.raises(ValidationError, match=r"Numpy: failing operator Tensor\.numpy at .*x\.numpy"):
         from_torch(Numpy(), torch.randn(2, 4))
 
