@@ -6,10 +6,20 @@ kappa * 1e27 (J per gigacycle per GHz^2).
 * (b) :func:`build_misocp` -- the perspective MISOCP, CVXPY (SCIP);
 * (c) :func:`build_minlp` -- the naive non-convex MINLP, Pyomo (SCIP's global search);
 * :func:`formulations` -- zero-argument builders whose optimum is P0 (for ``slopt compare``).
+
+Every builder takes ``extra_constraints``, a callback ``(model, instance) -> None`` called once on
+the model before it is returned, to add constraints of one's own (see "Extend a formulation" in
+``docs/card.md``). For the Pyomo builder (c) ``model`` is the ``ConcreteModel`` (add components
+to it). For the CVXPY builders (a), (b) a CVXPY problem cannot be changed after it is built, so
+``model`` is a :class:`CvxpyModel`: the variables by the spec's names (GHz for f) and the list
+``constraints`` that the callback appends to; the problem is built after the callback.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,6 +30,34 @@ from .algorithm import card_decide
 from .instance import GHZ, KAPPA_SCALE, CardInstance
 from .system import _cut_tables, freq_independent_delay_s
 
+#: the type of the ``extra_constraints`` callbacks: ``(model, instance) -> None``
+ExtraConstraints = Callable[[Any, CardInstance], None]
+
+
+@dataclass
+class CvxpyModel:
+    """What an ``extra_constraints`` callback receives from a CVXPY builder.
+
+    ``variables``: the builder's CVXPY variables by name (``f`` in GHz for (a); for (b) per turn
+    ``x[(m, n)]`` (one-hot over ``cuts[(m, n)]``), ``f[(m, n)]`` (the per-cut frequency copies,
+    GHz), ``y``, ``e``); ``expressions``: ``T`` / ``E`` (delay s, server energy J) where the builder
+    has them; ``constraints``: the list the callback appends CVXPY constraints to; ``data``: the
+    builder's per-cut data (cuts, A, Gamma in gigacycles) per turn.
+    """
+
+    variables: dict[str, Any]
+    expressions: dict[str, Any] = field(default_factory=dict)
+    constraints: list[Any] = field(default_factory=list)
+    data: dict[Any, Any] = field(default_factory=dict)
+
+
+def _apply_cvxpy(extra: ExtraConstraints | None, inst: CardInstance, view: CvxpyModel) -> list[Any]:
+    """Run the callback on ``view`` and return the constraints it added."""
+    n0 = len(view.constraints)
+    if extra is not None:
+        extra(view, inst)
+    return view.constraints[n0:]
+
 def _turn_data(inst: CardInstance, m: int, n: int) -> dict[str, Any]:
     """Per-cut data of turn (m, n) restricted to C_n, scaled for the solvers (§4.3)."""
     tab = _cut_tables(inst)
@@ -29,7 +67,8 @@ def _turn_data(inst: CardInstance, m: int, n: int) -> dict[str, Any]:
             "kappa_s": inst.kappa * KAPPA_SCALE, "f_min_G": inst.f_min / GHZ, "f_max_G": inst.f_max / GHZ}
 
 
-def build_inner(inst: CardInstance, m: int, n: int, c: int) -> Any:
+def build_inner(inst: CardInstance, m: int, n: int, c: int,
+                extra_constraints: ExtraConstraints | None = None) -> Any:
     """(a) P2(c) of turn (m, n) in CVXPY (DCP): the per-cut convex inner problem.
 
     minimise omega_T (A + Gamma inv_pos(f)) + omega_E kappa Gamma f^2   (weighted; the
@@ -51,10 +90,13 @@ def build_inner(inst: CardInstance, m: int, n: int, c: int) -> Any:
         cons.append(T <= inst.t_max_s)                          # (C3)
     obj = inst.omega_T * T + inst.omega_E * E if inst.scalarisation == "weighted" \
         else cp.maximum(inst.omega_T * T, inst.omega_E * E)
+    cons += _apply_cvxpy(extra_constraints, inst, CvxpyModel({"f": f}, {"T": T, "E": E}, list(cons),
+                                                             {(m, n): d}))
     return cp.Problem(cp.Minimize(obj), cons)
 
 
-def build_enumeration(inst: CardInstance, dedupe: bool = True) -> tuple[Any, Any, np.ndarray, np.ndarray]:
+def build_enumeration(inst: CardInstance, dedupe: bool = True,
+                      extra_constraints: ExtraConstraints | None = None) -> tuple[Any, Any, np.ndarray, np.ndarray]:
     """(a) for the whole horizon: P2(c) of every (turn, cut) pair in ONE separable DCP problem.
 
     One variable f (GHz) per distinct inner problem; the objective is the sum of the inner
@@ -66,7 +108,9 @@ def build_enumeration(inst: CardInstance, dedupe: bool = True) -> tuple[Any, Any
 
     Returns (problem, f variable, mask (M N, K) of the pairs included, index of each included
     pair's variable). ``problem.card_terms`` holds the inner objectives (with the A of the
-    representative pair).
+    representative pair). With ``extra_constraints`` there is no de-duplication (one variable
+    per included pair, so a constraint can name one turn); the callback sees ``f`` and the
+    ``pairs`` array (turn index m N + n, cut) of each variable in ``data``.
     """
     import cvxpy as cp
 
@@ -78,7 +122,7 @@ def build_enumeration(inst: CardInstance, dedupe: bool = True) -> tuple[Any, Any
         keep &= A + G / (inst.f_max / GHZ) <= inst.t_max_s
     Gk, Ak = G[keep], A[keep]
     only_gamma = inst.scalarisation == "weighted" and inst.t_max_s is None
-    if dedupe:
+    if dedupe and extra_constraints is None:
         key = Gk[:, None] if only_gamma else np.column_stack([Gk, Ak])
         _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
     else:
@@ -93,20 +137,25 @@ def build_enumeration(inst: CardInstance, dedupe: bool = True) -> tuple[Any, Any
         cons.append(T <= inst.t_max_s)                            # (C3)
     terms = inst.omega_T * T + inst.omega_E * E if inst.scalarisation == "weighted" \
         else cp.maximum(inst.omega_T * T, inst.omega_E * E)
+    pairs = np.argwhere(keep)[first]
+    pairs[:, 1] = tab["cuts"][pairs[:, 1]]
+    cons += _apply_cvxpy(extra_constraints, inst, CvxpyModel({"f": f}, {"T": T, "E": E}, list(cons),
+                                                             {"pairs": pairs}))
     prob = cp.Problem(cp.Minimize(cp.sum(terms)), cons)
     prob.card_terms = terms
     prob.card_A = Av
     return prob, f, keep, np.asarray(inv).reshape(-1)
 
 
-def build_misocp(inst: CardInstance, turns: list[tuple[int, int]] | None = None) -> tuple[Any, dict]:
+def build_misocp(inst: CardInstance, turns: list[tuple[int, int]] | None = None,
+                 extra_constraints: ExtraConstraints | None = None) -> tuple[Any, dict]:
     """(b) the perspective MISOCP of spec §4.3(b) in CVXPY, for a MISOCP solver (SCIP).
 
     For each turn (m, n) in ``turns`` (default: one turn, (0, 0); pass all turns for the joint
     P0 of claim 4): binaries x_c (one-hot over C_n), frequency copies f_c with
-    f_min x_c <= f_c <= f_max x_c, server-time epigraphs y_c >= Gamma_c x_c^2 / f_c and energy
-    epigraphs e_c >= kappa Gamma_c f_c^2 / x_c (rotated cones, the perspectives of Gamma/f and
-    kappa Gamma f^2). Objective: (1/|turns|) sum over turns of
+    f_min x_c <= f_c <= f_max x_c, server-time epigraphs y_c f_c >= Gamma_c x_c^2 and energy
+    epigraphs e_c x_c >= kappa Gamma_c f_c^2 (rotated cones, the perspectives of Gamma/f and
+    kappa Gamma f^2, written as second-order cones). Objective: (1/|turns|) sum over turns of
     omega_T [sum_c x_c A_c + sum_c y_c] + omega_E sum_c e_c (Tchebycheff: an epigraph z_t of the
     max). Returns (problem, {turn: (x, f_c, cuts)}).
     """
@@ -116,6 +165,7 @@ def build_misocp(inst: CardInstance, turns: list[tuple[int, int]] | None = None)
     cons: list[Any] = []
     terms = []
     handles: dict[tuple[int, int], tuple[Any, Any, np.ndarray]] = {}
+    view = CvxpyModel({"x": {}, "f": {}, "y": {}, "e": {}}, {"T": {}, "E": {}}, [], {})
     for (m, n) in turns:
         d = _turn_data(inst, m, n)
         K = d["cuts"].shape[0]
@@ -126,9 +176,13 @@ def build_misocp(inst: CardInstance, turns: list[tuple[int, int]] | None = None)
         cons += [cp.sum(x) == 1,                                             # one cut (C1)
                  fc >= d["f_min_G"] * x, fc <= d["f_max_G"] * x]             # (C2) on the copy
         for k in range(K):
+            # rotated cones as SOCs, ||(2 u, a - b)|| <= a + b  <=>  a b >= u^2, a, b >= 0, which
+            # stay finite at x_c = f_c = 0 (quad_over_lin would evaluate 0/0 there)
             G = float(d["Gamma_G"][k])
-            cons.append(G * cp.quad_over_lin(x[k], fc[k]) <= y[k])           # perspective of Gamma/f
-            cons.append(d["kappa_s"] * G * cp.quad_over_lin(fc[k], x[k]) <= e[k])  # of kappa Gamma f^2
+            cons.append(cp.norm(cp.hstack([2.0 * math.sqrt(G) * x[k], y[k] - fc[k]]), 2)
+                        <= y[k] + fc[k])                                           # y f >= G x^2
+            cons.append(cp.norm(cp.hstack([2.0 * math.sqrt(d["kappa_s"] * G) * fc[k], e[k] - x[k]]), 2)
+                        <= e[k] + x[k])                                            # e x >= kappa G f^2
         T = d["A"] @ x + cp.sum(y)
         E = cp.sum(e)
         if inst.t_max_s is not None:
@@ -140,17 +194,24 @@ def build_misocp(inst: CardInstance, turns: list[tuple[int, int]] | None = None)
             cons += [z >= inst.omega_T * T, z >= inst.omega_E * E]
             terms.append(z)
         handles[(m, n)] = (x, fc, d["cuts"])
+        for key, v in (("x", x), ("f", fc), ("y", y), ("e", e)):
+            view.variables[key][(m, n)] = v
+        view.expressions["T"][(m, n)], view.expressions["E"][(m, n)] = T, E
+        view.data[(m, n)] = d
+    view.constraints = list(cons)
+    cons += _apply_cvxpy(extra_constraints, inst, view)
     return cp.Problem(cp.Minimize(cp.sum(cp.hstack(terms)) / len(turns)), cons), handles
 
 
-def build_minlp(inst: CardInstance, turns: list[tuple[int, int]] | None = None) -> Any:
+def build_minlp(inst: CardInstance, turns: list[tuple[int, int]] | None = None,
+                extra_constraints: ExtraConstraints | None = None) -> Any:
     """(c) the naive non-convex MINLP of spec §4.3(c) in Pyomo, for a global solver (SCIP).
 
     Sets: T (the device turns (m, n); default one turn, (0, 0)) and TC (turn, cut) pairs with
     c in C_n. Variables per turn: x_{t,c} binary (one-hot), one f_t in [f_min, f_max] GHz, y_t
     (server time, s) and e_t (server energy, J); the bounds on y and e are implied by the data
     and only help the global solver. Objective: the mean over T of the turn objectives (P0 when
-    T is every turn).
+    T is every turn). ``extra_constraints(model, inst)`` is called on the finished model.
     """
     import pyomo.environ as pyo
 
@@ -204,6 +265,8 @@ def build_minlp(inst: CardInstance, turns: list[tuple[int, int]] | None = None) 
         mdl.z_T = pyo.Constraint(mdl.T, rule=lambda b, m, n: b.z[m, n] >= inst.omega_T * b.delay[m, n])
         mdl.z_E = pyo.Constraint(mdl.T, rule=lambda b, m, n: b.z[m, n] >= inst.omega_E * b.e[m, n])
         mdl.obj = pyo.Objective(expr=sum(mdl.z[t] for t in mdl.T) / len(turns), sense=pyo.minimize)
+    if extra_constraints is not None:
+        extra_constraints(mdl, inst)
     return mdl
 
 

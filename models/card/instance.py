@@ -16,7 +16,7 @@ import numpy as np
 from slopt.errors import InfeasibleError, ValidationError
 from slopt.profiles import ModelGraph
 from slopt.scenarios import Channel, Device, Scenario, Server
-from slopt.scenarios.radio import dbm_to_w, rayleigh_power
+from slopt.scenarios.radio import dbm_to_w, rayleigh_power, shannon_rate_bps
 from slopt.validate import as_float_array, check_int, check_nonneg, check_positive
 
 PROBLEM = "card"
@@ -353,6 +353,26 @@ def make_instance(graph: ModelGraph, scenario: Scenario, *, gains: np.ndarray | 
     return inst
 
 
+def _check_rates(inst: CardInstance) -> None:
+    """Eq. R-5 must give finite positive rates in every turn (a tiny power or gain underflows the
+    SNR to 0, so the rate is 0 bit/s and every delay infinite): name the field and the value."""
+    with np.errstate(all="ignore"):
+        r_U = shannon_rate_bps(inst.B_U, inst.p_n[None, :], inst.h, inst.N_0)
+        r_D = shannon_rate_bps(inst.B_D, inst.p_s, inst.h, inst.N_0)
+    for rate, link in ((r_U, "uplink"), (r_D, "downlink")):
+        bad = ~np.isfinite(rate) | (rate <= 0)
+        if bad.any():
+            m, n = map(int, np.argwhere(bad)[0])
+            if link == "uplink":
+                what, field_, value = f"device tx_power_w of {inst.device_names[n]!r}", "tx_power_w", float(inst.p_n[n])
+            else:
+                what, field_, value = "AP tx_power_w", "ap_tx_power_w", float(inst.p_s)
+            raise ValidationError(
+                f"{what} is {value!r} W: with channel gain h[{m}, {n}] = {inst.h[m, n]:.3g} the {link} rate "
+                f"(Eq. R-5) is {float(rate[m, n])!r} bit/s, so the training delay would be infinite; use a "
+                "transmit power (or gain) whose SNR p h / (N_0 B) is representable and positive", field_)
+
+
 def _num(name: str, x: Any) -> float:
     try:
         return float(x)
@@ -409,6 +429,7 @@ def _check_instance(inst: CardInstance) -> None:
         m, n = map(int, np.argwhere(bad)[0])
         raise ValidationError(f"channel gain h[{m}, {n}] = {inst.h[m, n]!r}; gains must be finite and "
                               "positive", "gains")
+    _check_rates(inst)
     short = inst.c_max_n < inst.c_min
     if short.any():
         i = int(np.flatnonzero(short)[0])

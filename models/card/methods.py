@@ -1,24 +1,32 @@
 """CARD methods: the :class:`~slopt.Plan` wrappers of the paper's method, the exact method and the
 baselines (each decorated with :func:`slopt.methods.method`, which checks ``solver``,
-``time_limit`` and ``mip_gap`` and fills ``plan.seconds``), the public decoder :func:`to_plan` from a
-decision to a Plan, the ``METHODS`` table, and the scheme comparison and weight sweep.
+``time_limit`` and ``mip_gap`` and fills ``plan.seconds``; a solver name is also checked where the
+method calls no solver), the public decoders (:func:`to_plan` from a decision, :func:`plan_from_minlp`
+and :func:`plan_from_misocp` from a solved model of every turn), the ``METHODS`` table, and the
+scheme comparison and weight sweep.
+
+A plan whose objective is not finite is never returned: :func:`to_plan` raises a
+:class:`~slopt.errors.ValidationError` naming the term (and the input) that made it infinite.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from slopt.errors import ValidationError
 from slopt.methods import method
 from slopt.plan import Plan
-from slopt.solvers import SolveResult
+from slopt.solvers import BACKENDS, SolveResult
 
 from .algorithm import card_decide
 from .baselines import adaptive_fmax_decision, fixed_dvfs_decision, random_decision, vanilla_sl_decision
-from .exact import solve_exact
+from .exact import read_minlp, read_misocp, solve_exact
+from .formulations import ExtraConstraints
 from .instance import GHZ, PROBLEM, CardInstance
 from .system import evaluate
 
@@ -27,6 +35,8 @@ def to_plan(inst: CardInstance, method: str, cut: np.ndarray, f: np.ndarray, *, 
             result: SolveResult | None = None, extra: dict[str, Any] | None = None) -> Plan:
     """The Plan of a decision (cut (M, N), freq_hz (M, N)), re-evaluated with :func:`evaluate`."""
     ev = evaluate(inst, cut, f)
+    if not math.isfinite(ev.objective):
+        _raise_non_finite(inst, ev)
     decision: dict[str, Any] = {"cut": ev.cut, "freq_hz": ev.freq_hz}
     fu = np.unique(ev.freq_hz)
     if fu.size == 1 and method in ("paper", "exact"):   # the same f* in every turn (claim 5)
@@ -40,11 +50,64 @@ def to_plan(inst: CardInstance, method: str, cut: np.ndarray, f: np.ndarray, *, 
 
 _plan = to_plan
 
+_TERMS = (("device_delay_s", "device compute_flops (Eq. R-2)"),
+          ("comm_delay_s", "device tx_power_w / AP tx_power_w / channel gains / bandwidth (Eq. R-5, R-6)"),
+          ("server_delay_s", "server_flop_per_cycle / f_min_hz (Eq. R-4)"),
+          ("server_energy_j", "kappa / f_max_hz (Eq. R-9)"))
+
+
+def _raise_non_finite(inst: CardInstance, ev: Any) -> None:
+    """A non-finite objective is never a result: name the first non-finite term and its inputs."""
+    for attr, fields in _TERMS:
+        arr = getattr(ev, attr)
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            m, n = map(int, np.argwhere(bad)[0])
+            raise ValidationError(f"the {attr} of turn (round {m}, device {n} {inst.device_names[n]!r}) is "
+                                  f"{arr[m, n]!r}: the objective is not finite; check {fields}", attr)
+    raise ValidationError(f"the objective is {ev.objective!r}, not finite; check omega_T / omega_E", "omega_T")
+
+
+def _check_solver_name(solver: str | None) -> None:
+    """A method that calls no solver still rejects a solver name that no backend knows."""
+    if solver is None:
+        return
+    from slopt.solvers import backends
+
+    name = getattr(backends, "_ALIASES", {}).get(solver.lower(), solver.lower())
+    if name not in BACKENDS:
+        raise ValidationError(f"solver = {solver!r} is not a solver backend; known: {', '.join(BACKENDS)} "
+                              "(see `slopt solvers`)", "solver")
+
+
+def plan_from_minlp(model: Any, inst: CardInstance, result: SolveResult | None = None,
+                    method: str = "minlp") -> Plan:
+    """Decode a solved :func:`~.formulations.build_minlp` model of every turn into a Plan."""
+    return _plan_from_turns(read_minlp(model), inst, result, method)
+
+
+def plan_from_misocp(handles: dict, inst: CardInstance, result: SolveResult | None = None,
+                     method: str = "misocp") -> Plan:
+    """Decode a solved :func:`~.formulations.build_misocp` problem of every turn (its ``handles``) into a Plan."""
+    return _plan_from_turns(read_misocp(handles), inst, result, method)
+
+
+def _plan_from_turns(dec: dict, inst: CardInstance, result: SolveResult | None, method: str) -> Plan:
+    missing = [(m, n) for m in range(inst.M) for n in range(inst.N) if (m, n) not in dec]
+    if missing:
+        raise ValidationError(f"the model covers {len(dec)} of {inst.M * inst.N} turns (missing e.g. "
+                              f"{missing[0]}); build it with turns = every (m, n)", "turns")
+    cut = np.array([[dec[(m, n)][0] for n in range(inst.N)] for m in range(inst.M)], dtype=np.int64)
+    freq = np.clip(np.array([[dec[(m, n)][1] for n in range(inst.N)] for m in range(inst.M)]),
+                   inst.f_min, inst.f_max)
+    return to_plan(inst, method, cut, freq, result=result)
+
 
 @method
 def card(inst: CardInstance, *, solver: str | None = None, time_limit: float | None = None,
          mip_gap: float | None = None) -> Plan:
     """The paper's method (spec §5): CARD over every turn of the horizon, re-evaluated."""
+    _check_solver_name(solver)
     t0 = time.perf_counter()
     c, f, _ = card_decide(inst)
     secs = time.perf_counter() - t0
@@ -53,24 +116,32 @@ def card(inst: CardInstance, *, solver: str | None = None, time_limit: float | N
 
 @method
 def exact(inst: CardInstance, *, solver: str | None = None, time_limit: float | None = None,
-          mip_gap: float | None = None) -> Plan:
+          mip_gap: float | None = None, extra_constraints: ExtraConstraints | None = None) -> Plan:
     """Exact reference (spec §8 B5) with the formulation ``inst.exact_formulation``:
 
     * ``enumeration`` (default): (a) for every turn and cut in one DCP problem (Clarabel by
       default), then the exhaustive outer search over cuts (spec §4.3(a), exact);
     * ``misocp`` / ``minlp``: (b) / (c) solved per turn with SCIP (small horizons: about 1 s /
       0.3 s per turn at L = 32); ``time_limit`` and ``mip_gap`` apply to each per-turn solve.
-    The plan's objective is re-evaluated with :func:`evaluate`; ``plan.solve`` carries the
-    solver's own value of P0 (mean of the per-turn optima).
+    ``time_limit`` is one budget for all solves; ``extra_constraints(model, inst)`` is applied to
+    every model built. The plan's objective is re-evaluated with :func:`evaluate`; ``plan.solve``
+    carries the solver's own value of P0 (mean of the per-turn optima), the certified bound and
+    gap (see :mod:`.exact`). Stopped without a complete decision: status ``no_solution``,
+    objective NaN, the bound it has; it does not raise.
     """
     t0 = time.perf_counter()
-    cut, freq, res, extra = solve_exact(inst, solver=solver, time_limit=time_limit, mip_gap=mip_gap)
+    cut, freq, res, extra = solve_exact(inst, solver=solver, time_limit=time_limit, mip_gap=mip_gap,
+                                        extra_constraints=extra_constraints)
+    if cut is None:
+        return Plan(problem=PROBLEM, method="exact", objective=math.nan, decision=dict(extra),
+                    solve=res, seconds=time.perf_counter() - t0)
     return to_plan(inst, "exact", cut, freq, seconds=time.perf_counter() - t0, result=res, extra=extra)
 
 
 def _baseline(name: str, decide: Any, doc: str) -> Any:
     def run(inst: CardInstance, *, solver: str | None = None, time_limit: float | None = None,
             mip_gap: float | None = None) -> Plan:
+        _check_solver_name(solver)
         t0 = time.perf_counter()
         c, f = decide(inst)
         return to_plan(inst, name, c, f, seconds=time.perf_counter() - t0)
