@@ -468,6 +468,44 @@ def _decide_pyomo(m: Any, obj: Any, run: Callable[[], str]) -> str:
     return "infeasible_or_unbounded"
 
 
+def _huge_point(m: Any) -> bool:
+    import pyomo.environ as pyo
+
+    return any(v.value is not None and abs(v.value) >= _HUGE for v in m.component_data_objects(pyo.Var, active=True))
+
+
+def _verify_verdict(m: Any, obj: Any, term: str, msg: str, rerun: Callable[[Any], str]) -> tuple[str, str]:
+    """Check a solver's claim of unboundedness or (for a MILP) infeasibility.
+
+    ``unbounded`` / ``infeasible_or_unbounded``: the feasibility problem decides (CBC and GLPK call
+    a MILP unbounded when its LP relaxation is). ``infeasible`` of a MILP: when the feasibility
+    problem has a solution the claim is wrong (cbcbox's CBC and SCIP called unbounded MILPs
+    infeasible); the LP relaxation then decides between unbounded and an undecided error.
+    ``rerun(model)`` solves ``model`` and returns its termination."""
+    import pyomo.environ as pyo
+
+    if term in ("unbounded", "infeasible_or_unbounded"):
+        return _decide_pyomo(m, obj, lambda: rerun(m)), msg
+    if term != "infeasible" or not _has_integers(m):
+        return term, msg
+    if _decide_pyomo(m, obj, lambda: rerun(m)) == "infeasible":
+        return term, msg
+    relaxed = m.clone()
+    pyo.TransformationFactory("core.relax_integer_vars").apply_to(relaxed)
+    lp = rerun(relaxed)
+    if lp in ("unbounded", "infeasible_or_unbounded"):
+        lp = _decide_pyomo(relaxed, _objective(relaxed), lambda: rerun(relaxed))
+    if lp == "unbounded":
+        return "unbounded", f"{msg}; but the model is feasible and its LP relaxation unbounded"
+    return "other_error", f"{msg}; but the model has a feasible point: the verdict is discarded"
+
+
+def _has_free_direction(m: Any) -> bool:
+    import pyomo.environ as pyo
+
+    return any(v.lb is None or v.ub is None for v in m.component_data_objects(pyo.Var, active=True) if not v.fixed)
+
+
 def _has_integers(m: Any) -> bool:
     import pyomo.environ as pyo
 
@@ -504,8 +542,8 @@ def _solve_pyomo(m: Any, name: str, time_limit: float | None, mip_gap: float | N
     if logdir:
         kwargs["logfile"] = os.path.join(logdir, "glpk.log")
 
-    def run() -> Any:
-        return opt.solve(m, **kwargs)
+    def run(model: Any = m) -> Any:
+        return opt.solve(model, **kwargs)
 
     def term_of(results: Any) -> str:
         t = _pyomo_termination(results.solver.termination_condition, name)
@@ -527,11 +565,39 @@ def _solve_pyomo(m: Any, name: str, time_limit: float | None, mip_gap: float | N
         glpk_bound = _glpk_log_bound(_read(kwargs["logfile"]), minimize) if logdir else math.nan
         if name == "glpk":
             msg = f"{msg} ({_glpk_summary(_read(kwargs['logfile']))})"
-        if term == "infeasible_or_unbounded" or (term == "unbounded" and name == "glpk"):
+        has_point = len(getattr(results, "solution", [])) > 0 and term not in (
+            "infeasible", "unbounded", "infeasible_or_unbounded")
+        if has_point:
+            for v in m.component_data_objects(pyo.Var, active=True):
+                if not v.fixed:
+                    v.set_value(None, skip_validation=True)
+            m.solutions.load_from(results)
+            if _huge_point(m):
+                term, msg = "infeasible_or_unbounded", f"{msg}; values beyond {_HUGE:g} (the solver's infinity) in its point"
+        if name != "highs":  # HiGHS was honest on every class of the property suite
+            term, msg = _verify_verdict(m, obj, term, msg, lambda model: term_of(run(model)))
+        if name == "scip" and has_point and term in ("optimal", "time_limit", "iteration_limit") \
+                and _has_integers(m) and _has_free_direction(m):
+            # SCIP called some unbounded MILPs optimal: a feasible MILP whose LP relaxation is
+            # unbounded is unbounded (rational data)
+            saved = {id(v): v.value for v in m.component_data_objects(pyo.Var, active=True)}
+            relaxed = m.clone()
+            pyo.TransformationFactory("core.relax_integer_vars").apply_to(relaxed)
+            if term_of(run(relaxed)) in ("unbounded", "infeasible_or_unbounded") and \
+                    _decide_pyomo(relaxed, _objective(relaxed), lambda: term_of(run(relaxed))) == "unbounded":
+                term, has_point = "unbounded", False
+                msg = f"{msg}; but the point is feasible and the LP relaxation unbounded: the MILP is unbounded"
+            for v in m.component_data_objects(pyo.Var, active=True):
+                if v.value is None and saved.get(id(v)) is not None:
+                    v.set_value(saved[id(v)], skip_validation=True)
+        elif term == "infeasible_or_unbounded":
             term = _decide_pyomo(m, obj, lambda: term_of(run()))
     finally:
         if logdir:
             shutil.rmtree(logdir, ignore_errors=True)
+    if term in ("infeasible", "unbounded", "infeasible_or_unbounded", "other_error") and not has_point:
+        return finish(termination=term, cert=None, reported_objective=math.nan, bound=math.nan, minimize=minimize,
+                      gap_limit=gap_limit, exact=True, message=msg, raw=results)
     if term in ("infeasible", "unbounded", "infeasible_or_unbounded"):
         return finish(termination=term, cert=None, reported_objective=math.nan, bound=math.nan, minimize=minimize,
                       gap_limit=gap_limit, exact=True, message=msg, raw=results)
@@ -540,11 +606,7 @@ def _solve_pyomo(m: Any, name: str, time_limit: float | None, mip_gap: float | N
     if name == "glpk":
         bnd = glpk_bound if term != "optimal" else math.nan  # Pyomo's GLPK reader reports no bound
     cert = None
-    if len(getattr(results, "solution", [])) > 0:
-        for v in m.component_data_objects(pyo.Var, active=True):
-            if not v.fixed:
-                v.set_value(None, skip_validation=True)
-        m.solutions.load_from(results)
+    if has_point:
         filled = fill_unused_pyomo(m, obj)
         cert = certify_pyomo(m, obj, tol=feas_tol(name), int_tol=feas_tol(name))
         if filled:
@@ -603,6 +665,11 @@ def _glpk_log_bound(text: str, minimize: bool) -> float:
     return _num(hits[-1][1])
 
 
+#: |values| at or beyond this are a solver's infinity, not a point (CBC's cbcbox build returns
+#: unbounded LPs as "Optimal" with values near 1e21)
+_HUGE = 1e15
+
+
 def _solve_cbc(m: Any, obj: Any, minimize: bool, time_limit: float | None, mip_gap: float | None,
                gap_limit: float, options: dict[str, Any], tee: bool) -> SolveResult:
     """CBC through :mod:`slopt.solvers.cbc` (LP file in, CBC's solution file read by name)."""
@@ -611,16 +678,25 @@ def _solve_cbc(m: Any, obj: Any, minimize: bool, time_limit: float | None, mip_g
     for v in m.component_data_objects(pyo.Var, active=True):
         if not v.fixed:
             v.set_value(None, skip_validation=True)
+    def term_of(r: Any) -> str:
+        # the cbcbox build calls unbounded LPs "Optimal" at about 1e21: values beyond HUGE are its infinity
+        if r.termination in ("optimal", "time_limit", "iteration_limit") and any(
+                abs(v) >= _HUGE for v in r.values.values()):
+            return "infeasible_or_unbounded"
+        return r.termination
+
+    def rerun(model: Any) -> str:
+        return term_of(run_cbc(model, minimize, time_limit, None, options, False)[0])
+
     run, smap = run_cbc(m, minimize, time_limit, mip_gap, options, tee)
     _warn_options("CBC", run.unknown_options)
-    term = run.termination
+    term = term_of(run)
     msg = f"CBC: {run.status_line or 'no solution file'}"
     if run.unknown_options:
         msg += f"; unknown option(s) ignored: {', '.join(run.unknown_options)}"
-    if term == "unbounded":
-        # CBC says "unbounded" when the LP relaxation is (an integer-infeasible MILP included):
-        # decide with the feasibility problem
-        term = _decide_pyomo(m, obj, lambda: run_cbc(m, minimize, time_limit, None, options, False)[0].termination)
+    if term == "infeasible_or_unbounded":
+        msg += f"; values beyond {_HUGE:g} (CBC's infinity) in its point"
+    term, msg = _verify_verdict(m, obj, term, msg, rerun)
     if term in ("infeasible", "unbounded", "infeasible_or_unbounded"):
         return finish(termination=term, cert=None, reported_objective=math.nan, bound=math.nan, minimize=minimize,
                       gap_limit=gap_limit, exact=True, message=msg, raw=run)
