@@ -4,9 +4,11 @@ A problem's method is a function ``f(instance, *, solver=None, time_limit=None, 
 **options) -> Plan``. Decorating it with :func:`method` gives it, in one place for all five
 problems:
 
-- the checks of ``solver`` (a name :func:`slopt.solvers.solve` knows, or any Pyomo/CVXPY name
-  passed through), ``time_limit`` (seconds, finite and > 0) and ``mip_gap`` (relative, in [0, 1)),
-  each a :class:`~slopt.errors.ValidationError` naming the argument and the value;
+- the checks of ``solver`` (a name :func:`slopt.solvers.solve` knows and finds installed, or any
+  installed Pyomo/CVXPY name passed through; otherwise :class:`~slopt.errors.SolverNotAvailable`),
+  ``time_limit`` (seconds, finite and > 0), ``mip_gap`` (relative, in [0, 1)), ``solver_options``
+  (a dict) and ``tee``/``verbose`` (bool), each a :class:`~slopt.errors.ValidationError` naming
+  the argument and the value;
 - ``plan.seconds`` filled with the wall-clock time when the method did not set it.
 
 Methods that call a solver several times share one budget through :class:`Deadline`.
@@ -26,12 +28,22 @@ from slopt.plan import Plan
 __all__ = ["method", "check_solve_args", "Deadline"]
 
 
-def check_solve_args(solver: Any = None, time_limit: Any = None, mip_gap: Any = None) -> None:
-    """Raise :class:`ValidationError` for a malformed ``solver``, ``time_limit`` (s) or ``mip_gap``."""
-    if solver is not None and (not isinstance(solver, str) or not solver.strip()):
-        raise ValidationError(f"solver must be a solver name (see `slopt solvers`), got {solver!r}", "solver")
-    for name, value, lo_open, hi in (("time_limit", time_limit, True, math.inf),
-                                     ("mip_gap", mip_gap, False, 1.0)):
+def check_solve_args(solver: Any = None, time_limit: Any = None, mip_gap: Any = None,
+                     solver_options: Any = None, tee: Any = None) -> None:
+    """Check the solver arguments of a method before any work.
+
+    Raises :class:`ValidationError` for a malformed ``solver``, ``time_limit`` (s, finite and
+    > 0), ``mip_gap`` (relative, in [0, 1)), ``solver_options`` (a dict) or ``tee`` (a bool), and
+    :class:`~slopt.errors.SolverNotAvailable` for a solver name that is neither a registered
+    backend (installed) nor an installed Pyomo / CVXPY solver.
+    """
+    if solver is not None:
+        if not isinstance(solver, str) or not solver.strip():
+            raise ValidationError(f"solver must be a solver name (see `slopt solvers`), got {solver!r}", "solver")
+        from slopt.solvers.backends import resolve_solver
+
+        resolve_solver(solver)
+    for name, value in (("time_limit", time_limit), ("mip_gap", mip_gap)):
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -39,8 +51,13 @@ def check_solve_args(solver: Any = None, time_limit: Any = None, mip_gap: Any = 
         v = float(value)
         if name == "time_limit" and not (math.isfinite(v) and v > 0):
             raise ValidationError(f"time_limit must be a finite number of seconds > 0, got {value!r}", name)
-        if name == "mip_gap" and not (0.0 <= v < hi):
+        if name == "mip_gap" and not (0.0 <= v < 1.0):
             raise ValidationError(f"mip_gap must be a relative gap in [0, 1), got {value!r}", name)
+    if solver_options is not None and not isinstance(solver_options, dict):
+        raise ValidationError(f"solver_options must be a dict of the solver's own option names, got "
+                              f"{solver_options!r}", "solver_options")
+    if tee is not None and not isinstance(tee, (bool, int)):
+        raise ValidationError(f"tee must be True or False, got {tee!r}", "tee")
 
 
 def method(fn: Callable[..., Plan] | None = None, *, check_args: bool = True) -> Any:
@@ -53,7 +70,8 @@ def method(fn: Callable[..., Plan] | None = None, *, check_args: bool = True) ->
         @functools.wraps(f)
         def run(inst: Any, *args: Any, **kw: Any) -> Plan:
             if check_args:
-                check_solve_args(kw.get("solver"), kw.get("time_limit"), kw.get("mip_gap"))
+                check_solve_args(kw.get("solver"), kw.get("time_limit"), kw.get("mip_gap"),
+                                 kw.get("solver_options"), kw.get("tee", kw.get("verbose")))
             t0 = time.perf_counter()
             plan = f(inst, *args, **kw)
             if isinstance(plan, Plan) and not plan.seconds:

@@ -8,8 +8,10 @@ A problem module (``models/<name>.py``, imported as ``slopt.models.<name>``) cal
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,14 +58,47 @@ class Problem:
 
     def run(self, method: str = "paper", profile: str | None = None, scenario: str | None = None,
             solver: str | None = None, time_limit: float | None = None, mip_gap: float | None = None,
+            solver_options: dict[str, Any] | None = None, tee: bool | None = None, verbose: bool | None = None,
             **params: Any) -> Plan:
-        """Load the instance and run one method; fills ``plan.seconds`` if the method did not."""
+        """Load the instance and run one method; fills ``plan.seconds`` if the method did not.
+
+        ``solver``, ``time_limit`` (s) and ``mip_gap`` are checked before the instance is loaded
+        (:func:`slopt.methods.check_solve_args`). ``solver_options`` and ``tee`` (``verbose`` is a
+        synonym) are passed to methods whose signature takes them (by either name); a method that
+        takes neither raises :class:`ValidationError` for ``solver_options`` and ignores ``tee``
+        with a warning.
+        """
+        from slopt.methods import check_solve_args
+
         if method not in self.methods:
             raise ValidationError(f"method {method!r} is not a method of {self.name!r}; "
                                   f"choose one of {sorted(self.methods)}", "method")
+        log = tee if tee is not None else verbose
+        check_solve_args(solver, time_limit, mip_gap, solver_options, log)
+        fn = self.methods[method]
+        try:
+            takes = set(inspect.signature(fn).parameters)
+        except (TypeError, ValueError):
+            takes = set()
+        kw: dict[str, Any] = {"solver": solver, "time_limit": time_limit, "mip_gap": mip_gap}
+        if solver_options is not None:
+            if "solver_options" in takes:
+                kw["solver_options"] = solver_options
+            elif "options" in takes:
+                kw["options"] = solver_options
+            else:
+                raise ValidationError(f"method {method!r} of {self.name!r} takes no solver_options "
+                                      f"(got {solver_options!r})", "solver_options")
+        if log is not None:
+            name = "tee" if "tee" in takes else ("verbose" if "verbose" in takes else None)
+            if name is not None:
+                kw[name] = bool(log)
+            elif log:
+                warnings.warn(f"method {method!r} of {self.name!r} has no solver log to show (tee ignored)",
+                              UserWarning, stacklevel=2)
         inst = self.load(profile, scenario, **params)
         t0 = time.perf_counter()
-        plan = self.methods[method](inst, solver=solver, time_limit=time_limit, mip_gap=mip_gap)
+        plan = fn(inst, **kw)
         if not plan.seconds:
             plan.seconds = time.perf_counter() - t0
         return plan

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from slopt.errors import SolverNotAvailable, ValidationError
-from slopt.solvers.cbc import cbc_builds, cbc_executable, load_values, run_cbc
+from slopt.solvers.cbc import cbc_builds, cbc_executable, in_environment, load_values, pip_only, run_cbc
 from slopt.solvers.certify import _has, certify_cpsat, certify_cvxpy, certify_pyomo, feas_tol, fill_unused_pyomo, finish, obj_tol
 from slopt.solvers.result import SolveResult
 
@@ -76,7 +76,7 @@ def _probe_exe(find: Callable[[], str | None], label: str) -> Callable[[], str |
 
 
 def _probe_ipopt() -> str | None:
-    if shutil.which("ipopt"):
+    if shutil.which("ipopt") and (not pip_only() or in_environment(shutil.which("ipopt"))):
         return "ipopt executable"
     try:
         import cyipopt  # noqa: F401
@@ -192,14 +192,16 @@ def _passthrough(name: str, kind: str | None) -> str | None:
         try:
             import pyomo.environ as pyo
 
-            log = logging.getLogger("pyomo.solvers")
-            level = log.level
-            log.setLevel(logging.ERROR)
+            logs = [logging.getLogger(n) for n in ("pyomo", "pyomo.opt", "pyomo.solvers")]
+            levels = [lg.level for lg in logs]
+            for lg in logs:
+                lg.setLevel(logging.CRITICAL)
             try:
                 opt = pyo.SolverFactory(name)
                 ok = opt is not None and opt.available(exception_flag=False)
             finally:
-                log.setLevel(level)
+                for lg, lv in zip(logs, levels):
+                    lg.setLevel(lv)
             if ok and type(opt).__name__ != "UnknownSolver":
                 return "pyomo"
         except Exception:  # noqa: BLE001
@@ -384,11 +386,11 @@ _PYOMO_NAMES = {"highs": "appsi_highs", "glpk": "glpk", "scip": "scip_direct", "
 
 
 def glpsol_executable() -> str | None:
-    """``glpsol``: ``SLOPT_GLPK`` (a path) when set, else ``glpsol`` on PATH."""
+    """``glpsol``: ``SLOPT_GLPK`` (a path) when set, else ``glpsol`` on PATH (neither outside the
+    Python environment under ``SLOPT_PIP_ONLY=1``)."""
     sel = os.environ.get("SLOPT_GLPK", "").strip()
-    if sel:
-        return sel if os.path.exists(sel) else shutil.which(sel)
-    return shutil.which("glpsol")
+    p = (sel if os.path.exists(sel) else shutil.which(sel)) if sel else shutil.which("glpsol")
+    return p if p and (not pip_only() or in_environment(p)) else None
 
 
 def _pyomo_options(name: str, time_limit: float | None, mip_gap: float | None) -> dict[str, Any]:
@@ -521,7 +523,7 @@ def _solve_pyomo(m: Any, name: str, time_limit: float | None, mip_gap: float | N
     if name == "cbc":
         return _solve_cbc(m, obj, minimize, time_limit, mip_gap, gap_limit, options, tee)
     _check_options(name, options)
-    if name == "ipopt" and not shutil.which("ipopt"):
+    if name == "ipopt" and not (shutil.which("ipopt") and (not pip_only() or in_environment(shutil.which("ipopt")))):
         opt = pyo.SolverFactory("cyipopt")
     elif name == "glpk":
         opt = pyo.SolverFactory("glpk", executable=glpsol_executable())

@@ -14,6 +14,10 @@ Which CBC build: the environment variable ``SLOPT_CBC`` selects it:
 - ``cbcbox``: the binary of the ``cbcbox`` wheel (``pip install cbcbox``);
 - a path: that executable;
 - unset: ``/usr/bin/cbc`` when present, else ``cbc`` on PATH, else cbcbox's.
+
+``SLOPT_PIP_ONLY=1`` hides every solver executable outside the Python environment (Debian's CBC
+and GLPK, an IPOPT on PATH), as on a machine where only pip installed anything; CBC is then
+cbcbox's.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any
 
 from slopt.errors import SolverNotAvailable, ValidationError
 
-__all__ = ["cbc_executable", "cbc_builds", "CbcRun", "run_cbc"]
+__all__ = ["cbc_executable", "cbc_builds", "CbcRun", "run_cbc", "load_values", "pip_only", "in_environment"]
 
 DEBIAN_CBC = "/usr/bin/cbc"
 
@@ -44,17 +48,29 @@ def _cbcbox() -> str | None:
     return p if p and os.path.exists(p) else None
 
 
+def pip_only() -> bool:
+    """True when ``SLOPT_PIP_ONLY=1``: solver executables outside the Python environment are hidden."""
+    return os.environ.get("SLOPT_PIP_ONLY", "") == "1"
+
+
+def in_environment(path: str | None) -> bool:
+    """Whether ``path`` lies inside the running Python environment (``sys.prefix``)."""
+    import sys
+
+    return bool(path) and os.path.realpath(path).startswith(os.path.realpath(sys.prefix) + os.sep)
+
+
 def cbc_builds() -> dict[str, str]:
     """Every CBC build present here: ``{"debian": path, "cbcbox": path}`` and, when ``SLOPT_CBC``
     names a path, ``{"path": that path}``."""
     out: dict[str, str] = {}
-    if os.path.exists(DEBIAN_CBC):
+    if os.path.exists(DEBIAN_CBC) and not pip_only():
         out["debian"] = DEBIAN_CBC
     box = _cbcbox()
     if box:
         out["cbcbox"] = box
     sel = os.environ.get("SLOPT_CBC", "").strip()
-    if sel and sel not in ("debian", "cbcbox") and os.path.exists(sel):
+    if sel and sel not in ("debian", "cbcbox") and os.path.exists(sel) and (not pip_only() or in_environment(sel)):
         out["path"] = sel
     return out
 
@@ -63,13 +79,14 @@ def cbc_executable() -> str | None:
     """The CBC executable selected by ``SLOPT_CBC`` (see the module docstring); None if absent."""
     sel = os.environ.get("SLOPT_CBC", "").strip()
     if sel == "debian":
-        return DEBIAN_CBC if os.path.exists(DEBIAN_CBC) else None
+        return DEBIAN_CBC if os.path.exists(DEBIAN_CBC) and not pip_only() else None
     if sel == "cbcbox":
         return _cbcbox()
     if sel:
-        return sel if os.path.exists(sel) else shutil.which(sel)
+        p = sel if os.path.exists(sel) else shutil.which(sel)
+        return p if p and (not pip_only() or in_environment(p)) else None
     for path in (DEBIAN_CBC, shutil.which("cbc")):
-        if path and os.path.exists(path):
+        if path and os.path.exists(path) and (not pip_only() or in_environment(path)):
             return path
     return _cbcbox()
 
