@@ -35,9 +35,9 @@ from slopt.solvers import SolveResult, solve
 
 from .algorithm import (_algorithm_b, _b_schedule, _memory_pruned_pairs, _perfect_matching_size,
                         bottleneck_assignment, cut_pair_table)
-from .baselines import (_two_tier_radio, baseline_delay, baseline_memory, edge_sfl_assignment,
-                        memory_comparison)
-from .exact import ExactResult, _brute_force, _exact, _memory_first, brute_force_fixed_cut
+from .baselines import (_two_tier_radio, baseline_delay, baseline_memory, best_fixed_cut, edge_sfl_assignment,
+                        headline_table, memory_comparison)
+from .exact import OPT_TOL, ExactResult, _brute_force, _exact, _memory_first, brute_force_fixed_cut
 from .formulations import (ExtraConstraints, _schedule_from_x, build_fixed_cut, define_constraints,
                            define_edge_epigraphs, define_objective, define_sets, define_sorted_bounds,
                            define_symmetry_breaking, define_variables, edge_classes, formulations,
@@ -62,7 +62,7 @@ __all__ = [
     "edge_sfl_assignment",
     "baseline_memory", "memory_comparison", "aggregate_adapters", "measure_memory",
     "lower_bound", "cut_pair_table", "PROBLEM", "schedule_from_model", "plan_from_model", "edge_classes",
-    "ExtraConstraints",
+    "ExtraConstraints", "best_fixed_cut", "headline_table",
 ]
 
 register(Problem(
