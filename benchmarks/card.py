@@ -2,6 +2,10 @@
 the exact formulations' time per turn on the spec §7 setting, as a table with ratios.
 
     python benchmarks/card.py [--turns 100000] [--layers 100] [--solver-turns 5] [--repeat 5]
+    python benchmarks/card.py --gaps [--instances 50] [--scip-turns 10]
+
+``--gaps``: the paper method's (and the baselines') gap to the exact method on broad random
+classes (:func:`gap_study`), the class stated on every row.
 
 Rows:
 * ``CARD (numpy)``: :func:`card_decide` on M = turns / 5 rounds x 5 devices, an L-block
@@ -35,6 +39,100 @@ def best_of(fn, repeat: int) -> float:
     return min(ts)
 
 
+def _heterogeneous(seed: int, **kw):
+    """Random non-uniform chain, 1-3 rounds, 2-5 devices with compute over five decades."""
+    rng = np.random.default_rng([seed, 101])
+    N = int(rng.integers(2, 6))
+    return C.random_instance(seed, n_devices=N, device_flops=10 ** rng.uniform(10, 15, N), **kw)
+
+
+def _memory_tight(seed: int):
+    """Heterogeneous devices, each with a memory cap that leaves it a random prefix of cuts (C4)."""
+    base = _heterogeneous(seed)
+    rng = np.random.default_rng([seed, 102])
+    k = rng.integers(1, max(2, base.L - 1), base.N)
+    return _heterogeneous(seed, device_memory_bytes=base.Mem[k] * (1 + 1e-9))
+
+
+def _delay_tight(seed: int):
+    """One turn (M = N = 1), device compute over five decades, T_max just above the turn's fastest
+    decision (C3 binds)."""
+    rng = np.random.default_rng([seed, 105])
+    inst = C.random_instance(seed, rounds=1, n_devices=1, device_flops=[10 ** rng.uniform(10, 15)])
+    tab = C._cut_tables(inst)
+    fastest = np.where(tab["infeasible"][None], np.inf,
+                       C.freq_independent_delay_s(inst, tab) + tab["Gamma"] / inst.f_max).min(axis=-1)
+    u = np.random.default_rng([seed, 103]).uniform(1e-6, 0.05)
+    return inst.replace(t_max_s=float(fastest.max()) * (1 + u))
+
+
+def _near_ties(seed: int):
+    """Identical blocks (J affine in c, spec §5.4) and device speeds at which the slope is ~0 at
+    the turn-(0, n) channel: every cut of a turn is within a hair of the best one."""
+    rng = np.random.default_rng([seed, 104])
+    L = int(rng.integers(3, 12))
+    from slopt.profiles import ModelGraph
+
+    g = ModelGraph.chain(forward_flop=np.full(L, 1e11), backward_flop=np.full(L, 1e11),
+                         param_bytes=np.full(L, 4e8), trainable_param_bytes=np.full(L, 2.6e5),
+                         activation_bytes=np.full(L, 2.1e6), names=[f"b{i}" for i in range(L)], name="uniform")
+    N = int(rng.integers(1, 4))
+    probe = C.load(g, None, rounds=2, n_devices=N, seed=seed, device_flops=np.full(N, 1e13),
+                   omega_E=float(10 ** rng.uniform(-3.5, -2)))
+    f = C.optimal_frequency_hz(probe.omega_T, probe.omega_E, probe.kappa, probe.f_min, probe.f_max)
+    r_U, r_D = C.rates_bps(probe)
+    I, phi, delta = probe.iterations, probe.phi_flop[0], probe.delta_bits[0]
+    wT, wE = probe.omega_T, probe.omega_E
+    inv_F = 1 / (probe.g_s * f) + wE * probe.kappa * f ** 2 / (wT * probe.g_s) \
+        - delta * (1 / r_U[0] + 1 / r_D[0]) / (I * phi)
+    inv_F = np.where(inv_F > 0, inv_F, 1 / (probe.g_s * f))
+    return probe.replace(F_n=1 / inv_F)
+
+
+CLASSES = {
+    "heterogeneous devices (F_n over 1e10-1e15 FLOP/s, non-uniform chains L = 3-8)": _heterogeneous,
+    "memory-tight (C4 caps: a random prefix of cuts per device)": _memory_tight,
+    "delay-limit tight (one turn, T_max 0-5 % above its fastest decision)": _delay_tight,
+    "near-ties (identical blocks, device speed at which J is flat in c for round 0's channel)": _near_ties,
+    "Tchebycheff objective, heterogeneous devices": lambda s: _heterogeneous(s, scalarisation="tchebycheff"),
+}
+
+
+def gap_study(instances: int = 50, scip_turns: int = 10) -> pd.DataFrame:
+    """Per class: the relative gap (J_method - J_exact) / J_exact of the paper method and of the
+    baselines to the certified exact method (the Clarabel enumeration, its bound from
+    :func:`slopt.models.card.exact.inner_bounds`), the paper method's gap to that bound, and
+    agreement with SCIP's global MINLP (c) on the first ``scip_turns`` turns of the class."""
+    rows = []
+    for label, make in CLASSES.items():
+        gaps: dict[str, list[float]] = {m: [] for m in ("paper", "vanilla-sl", "fixed-dvfs", "adaptive-fmax")}
+        to_bound, n_opt, turns, scip_diff, scip_done = [], 0, 0, 0.0, 0
+        for seed in range(instances):
+            inst = make(seed)
+            ex = C.exact(inst)
+            n_opt += ex.status == "optimal"
+            turns += inst.M * inst.N
+            for m in gaps:
+                gaps[m].append((C.METHODS[m](inst).objective - ex.objective) / ex.objective)
+            J_card = C.card_decide(inst)[2]
+            to_bound.append((float(J_card.mean()) - ex.solve.bound) / float(J_card.mean()))
+            for (mm, nn) in [(m_, n_) for m_ in range(inst.M) for n_ in range(inst.N)]:
+                if scip_done >= scip_turns:
+                    break
+                _, _, r = C.solve_turn(inst, mm, nn, "minlp")
+                scip_diff = max(scip_diff, (J_card[mm, nn] - r.objective) / r.objective)
+                scip_done += 1
+        row = {"class": label, "instances": instances, "turns": turns, "exact certified optimal": n_opt,
+               "paper: max gap": max(gaps["paper"]), "paper: min gap": min(gaps["paper"]),
+               "paper: max gap to bound": max(to_bound),
+               f"paper vs SCIP MINLP ({scip_done} turns): max": scip_diff}
+        for m in ("vanilla-sl", "fixed-dvfs", "adaptive-fmax"):
+            row[f"{m}: mean gap"] = float(np.mean(gaps[m]))
+            row[f"{m}: max gap"] = max(gaps[m])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--turns", type=int, default=100_000, help="device turns for the CARD timing")
@@ -42,8 +140,19 @@ def main() -> None:
     ap.add_argument("--solver-turns", type=int, default=5, help="turns per exact solver (SCIP rows)")
     ap.add_argument("--enum-turns", type=int, default=200, help="turns of the Clarabel enumeration row")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--gaps", action="store_true", help="the gap table of the paper method vs exact instead")
+    ap.add_argument("--instances", type=int, default=50, help="instances per class (--gaps)")
+    ap.add_argument("--scip-turns", type=int, default=10, help="turns per class checked with SCIP's MINLP (--gaps)")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
+    if args.gaps:
+        t0 = time.perf_counter()
+        df = gap_study(args.instances, args.scip_turns)
+        with pd.option_context("display.float_format", "{:.3g}".format, "display.width", 250,
+                               "display.max_columns", 30, "display.max_colwidth", 90):
+            print(df.T.to_string())
+        print(f"{time.perf_counter() - t0:.1f} s")
+        return
 
     N = 5
     M = max(1, args.turns // N)

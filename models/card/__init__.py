@@ -70,13 +70,14 @@ from .system import (Evaluation, _cut_tables, comm_delay_s, device_delay_s, devi
                      freq_independent_delay_s, rates_bps, server_cycles, server_energy_j)
 from .algorithm import (_delay_limit_error, _frequency_for, card_decide, inner_objective, optimal_frequency_hz,
                         tchebycheff_frequency_hz)
-from .formulations import _turn_data, build_enumeration, build_inner, build_minlp, build_misocp
+from .formulations import CvxpyModel, ExtraConstraints, _turn_data, build_enumeration, build_inner, build_minlp, build_misocp
 from .formulations import formulations as _formulations
-from .exact import SCIP_TIGHT, _raise_status, solve_exact, solve_turn
+from .exact import CERTIFIED_GAP, SCIP_TIGHT, _raise_status, inner_bounds, read_minlp, read_misocp, solve_exact, solve_turn
 from .baselines import (_fixed_cut, adaptive_fmax_decision, fixed_dvfs_decision, random_decision,
-                        vanilla_sl_decision)
-from .methods import (METHODS, _plan, adaptive_fmax, card, compare_schemes, fixed_dvfs, pareto_front,
-                      random_scheme, to_plan, vanilla_sl)
+                        tuned_vanilla_sl_decision, vanilla_sl_decision)
+from .methods import (METHODS, PAPER_HEADLINE, _plan, adaptive_fmax, card, compare_schemes, fixed_dvfs,
+                      headline_table, pareto_front, plan_from_minlp, plan_from_misocp, random_scheme, to_plan,
+                      tuned_vanilla_sl, vanilla_sl)
 from .methods import exact as _exact
 from .plots import demo_plot, plot_cuts, plot_pareto
 
@@ -91,6 +92,8 @@ __all__ = [
     "build_inner", "build_enumeration", "build_misocp", "build_minlp", "exact", "formulations",
     "vanilla_sl", "fixed_dvfs", "adaptive_fmax", "random_scheme", "compare_schemes",
     "pareto_front", "plot_pareto", "plot_cuts", "get_problem", "to_plan", "solve_exact",
+    "plan_from_minlp", "plan_from_misocp", "read_minlp", "read_misocp", "CvxpyModel", "ExtraConstraints",
+    "tuned_vanilla_sl", "headline_table", "PAPER_HEADLINE",
 ]
 
 _PROBLEM = register(Problem(

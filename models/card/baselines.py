@@ -50,3 +50,46 @@ def random_decision(inst: CardInstance) -> tuple[np.ndarray, np.ndarray]:
     f = rng.uniform(inst.f_min, inst.f_max, size=c.shape) if inst.random_frequency == "uniform" \
         else np.full(c.shape, inst.f_max)
     return c, f
+
+
+def tuned_vanilla_sl_decision(inst: CardInstance, target: str = "objective") -> tuple[np.ndarray, np.ndarray]:
+    """Vanilla SL at its best: one fixed cut for every device and round (clipped into each C_n)
+    and one server frequency for every turn, both chosen to minimise ``target`` over the horizon.
+
+    ``target``: ``"objective"`` (CARD's own P0 objective: per cut, a bounded 1-D minimisation of
+    the horizon mean over f, which is convex in f, plus both ends), ``"delay_s"`` (then f = f_max,
+    delay falls with f) or ``"server_energy_j"`` (then f = f_min, energy grows with f). Ties go to
+    the smallest cut. Every candidate is scored by :func:`~.system.evaluate`.
+    """
+    from scipy.optimize import minimize_scalar
+
+    from .system import evaluate
+
+    if target not in ("objective", "delay_s", "server_energy_j"):
+        from slopt.errors import ValidationError
+
+        raise ValidationError(f"target = {target!r}; use 'objective', 'delay_s' or 'server_energy_j'", "target")
+
+    def score(c: int, f: float) -> float:
+        cut = np.broadcast_to(np.minimum(c, inst.c_max_n)[None, :], (inst.M, inst.N))
+        ev = evaluate(inst, cut, f)
+        return ev.objective if target == "objective" else float(getattr(ev, target).mean())
+
+    best = (np.inf, inst.c_min, inst.f_max)
+    for c in range(inst.c_min, int(inst.c_max_n.max()) + 1):
+        if target == "delay_s":
+            cands = [inst.f_max]
+        elif target == "server_energy_j":
+            cands = [inst.f_min]
+        else:
+            lo, hi = inst.f_min / 1e9, inst.f_max / 1e9     # GHz for the 1-D search
+            r = minimize_scalar(lambda g: score(c, g * 1e9), bounds=(lo, hi), method="bounded",
+                                options={"xatol": 1e-10})
+            cands = [inst.f_min, inst.f_max, float(r.x) * 1e9]
+        for f in cands:
+            v = score(c, f)
+            if v < best[0]:
+                best = (v, c, f)
+    _, c, f = best
+    cut = np.broadcast_to(np.minimum(c, inst.c_max_n)[None, :], (inst.M, inst.N)).copy()
+    return cut, np.full((inst.M, inst.N), f)

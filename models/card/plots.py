@@ -37,8 +37,9 @@ def plot_pareto(front: pd.DataFrame, ax: Any = None, schemes: pd.DataFrame | Non
 
 
 def plot_cuts(plan: Plan, ax: Any = None) -> Any:
-    """Cut layer chosen per device over rounds."""
+    """Cut layer chosen per device over rounds (integer ticks on both axes)."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
@@ -47,23 +48,20 @@ def plot_cuts(plan: Plan, ax: Any = None) -> Any:
         ax.step(np.arange(c.shape[0]), c[:, n], where="post", label=f"device {n}")
     ax.set_xlabel("round m")
     ax.set_ylabel("cut layer c")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # both axes are indices
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=7)
     return ax
 
 
 def demo_plot(out_dir: Path) -> Path:
-    """The Pareto front on the §7 defaults, with the baselines, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """The Pareto front on the §7 defaults, with the baselines, as a PNG (no pyplot state touched)."""
+    from matplotlib.figure import Figure
 
     inst = load(None, None, rounds=20)
-    ax = plot_pareto(pareto_front(inst), schemes=compare_schemes(inst))
+    fig = Figure(figsize=(5.5, 4))
+    ax = plot_pareto(pareto_front(inst), ax=fig.subplots(), schemes=compare_schemes(inst))
     path = Path(out_dir) / "card_pareto.png"
-    ax.figure.tight_layout()
-    ax.figure.savefig(path, dpi=120)
-    plt.close(ax.figure)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
     return path
-
-
