@@ -332,6 +332,12 @@ def profile_list() -> None:
     print_table([{"shipped": s} for s in shipped()] + [{"make": z} for z in zoo], "profiles")
 
 
+# `slopt profile measure` and `slopt validate` (split-training runtime; torch imported on use)
+from slopt.runtime.commands import register as _register_runtime  # noqa: E402
+
+_register_runtime(app, profile_app)
+
+
 def _add_problem_commands() -> None:
     from slopt.problems import problems
 

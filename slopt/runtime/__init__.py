@@ -8,27 +8,32 @@
 * :func:`measure_peak_memory` — peak tensor memory of a step, the same way on every side
   (:mod:`slopt.runtime.memory`);
 * :func:`validate_plan` — dag-split's predicted delays against a measured run, per component,
-  over a sweep of rates (:mod:`slopt.runtime.validate`).
+  over a sweep of rates (:mod:`slopt.runtime.validate`); models to run in
+  :mod:`slopt.runtime.models`.
 
-Needs torch (``pip install slopt[torch]``). Everything runs on this machine.
+Needs torch (``pip install slopt[torch]``); the names are imported on first use, so that
+``import slopt.runtime`` (and the CLI) stays light. Everything runs on this machine.
 """
 
-from slopt.runtime.link import Link, TokenBucket
-from slopt.runtime.memory import MemoryPeak, measure_peak_memory
-from slopt.runtime.partition import Part, SplitModel, Traced, device_mask, split_model, trace
-from slopt.runtime.train import (IterationRecord, RunResult, SplitSession, cross_entropy_loss,
-                                 reference_step, run_split_training, synthetic_inputs,
-                                 synthetic_target)
+from importlib import import_module
+from typing import Any
 
-__all__ = ["Link", "TokenBucket", "MemoryPeak", "measure_peak_memory", "Part", "SplitModel", "Traced",
-           "device_mask", "split_model", "trace", "IterationRecord", "RunResult", "SplitSession",
-           "cross_entropy_loss", "reference_step", "run_split_training", "synthetic_inputs",
-           "synthetic_target", "validate_plan", "predict", "plot_validation", "ValidationResult"]
+_WHERE = {
+    "Link": "link", "TokenBucket": "link", "check_rate": "link",
+    "MemoryPeak": "memory", "MemoryTracker": "memory", "measure_peak_memory": "memory",
+    "Part": "partition", "SplitModel": "partition", "Traced": "partition", "device_mask": "partition",
+    "split_model": "partition", "trace": "partition", "vertex_part": "partition",
+    "IterationRecord": "train", "RunResult": "train", "SplitSession": "train",
+    "cross_entropy_loss": "train", "reference_step": "train", "run_split_training": "train",
+    "synthetic_inputs": "train", "synthetic_target": "train",
+    "validate_plan": "validate", "predict": "validate", "plot_validation": "validate",
+    "ValidationResult": "validate", "COMPONENTS": "validate",
+}
+
+__all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str):  # validate pulls in dag-split; import it on first use
-    if name in ("validate_plan", "predict", "plot_validation", "ValidationResult"):
-        from slopt.runtime import validate
-
-        return getattr(validate, name)
-    raise AttributeError(name)
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(import_module(f"slopt.runtime.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'slopt.runtime' has no attribute {name!r}")

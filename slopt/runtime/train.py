@@ -171,14 +171,18 @@ class RunResult:
             df["other_s"] = df.wall_s - df.device_compute_s - df.server_compute_s - df.upload_s - df.download_s
         return df
 
-    def summary(self) -> dict[str, float]:
-        """Medians over the iterations after the warm-up."""
+    def summary(self, statistic: str = "median") -> dict[str, float]:
+        """Per-component statistic over the iterations after the warm-up: ``"median"``, or
+        ``"min"`` (best of K: the estimate least disturbed by other processes on a shared
+        machine, the same reading as a short per-layer timing's median)."""
+        if statistic not in ("median", "min", "mean"):
+            raise ValidationError(f"statistic = {statistic!r}; choose median, min or mean", "statistic")
         df = self.to_frame()
         df = df[df.iteration >= self.warmup] if (df.iteration >= self.warmup).any() else df
         cols = ["wall_s", "device_compute_s", "server_compute_s", "upload_s", "download_s", "other_s",
                 "device_forward_s", "device_backward_s", "device_step_s", "server_forward_s",
                 "server_backward_s", "server_step_s"]
-        out = {c: float(df[c].median()) for c in cols}
+        out = {c: float(getattr(df[c], statistic)()) for c in cols}
         out.update(upload_payload_bytes=int(df.upload_payload_bytes.median()),
                    download_payload_bytes=int(df.download_payload_bytes.median()),
                    iterations=int(len(df)))
@@ -213,8 +217,9 @@ def _server_main(port: int, blob: bytes) -> None:  # pragma: no cover - runs in 
                     break
                 continue
             feed = dict(msg.tensors)
-            for k in h["needs_grad"]:
-                feed[k] = feed[k].requires_grad_(True)
+            leaf = {k: feed[k].requires_grad_(True) for k in h["needs_grad"]}
+            for k in leaf:                  # a clone: in-place operators (ReLU(inplace=True))
+                feed[k] = leaf[k].clone()   # may modify it, as in the whole model
 
             def step() -> tuple[Any, float, float, float]:
                 t0 = time.monotonic()
@@ -238,7 +243,7 @@ def _server_main(port: int, blob: bytes) -> None:  # pragma: no cover - runs in 
                 opt.step()
                 opt.zero_grad(set_to_none=True)
             t3 = time.monotonic()
-            back = {k: feed[k].grad for k in h["needs_grad"]}
+            back = {k: leaf[k].grad for k in h["needs_grad"]}
             link.send("bwd", back, it=h["it"], loss=float(loss.detach()), server_forward_s=t1 - t0,
                       server_backward_s=t2 - t1, server_step_s=t3 - t2, upload_end=msg.t_received,
                       upload_payload_bytes=msg.payload_bytes, upload_wire_bytes=msg.wire_bytes)

@@ -1,0 +1,123 @@
+"""Predicted (dag-split Eq. 6 with this machine's measured per-layer times) against measured (a real
+two-process split-training run over the emulated loopback link), per component and in total, for
+three models and three link rates.
+
+    python benchmarks/runtime.py            # ResNet-18 (64x64), inception DAG, small GPT-2; 3 rates
+    python benchmarks/runtime.py --quick    # smaller models, fewer iterations
+    python benchmarks/runtime.py --figure docs/runtime_validation.png
+
+Target: total within 15 % of the prediction where per-layer times are measured. Everything runs
+on this machine with one torch thread per side (device and server are the same CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+
+def _ancestors(g, names):
+    idx = {g.index(n) for n in names}
+    stack = list(idx)
+    while stack:
+        v = stack.pop()
+        for u in g.predecessors(v):
+            if int(u) not in idx:
+                idx.add(int(u))
+                stack.append(int(u))
+    return np.array(sorted(idx))
+
+
+#: model spec, the vertex whose ancestors form the device set D, label
+CASES = {
+    "full": [
+        ({"model": "resnet18", "batch": 4, "image_size": 64}, "layer2.0", "ResNet-18 64x64, B=4"),
+        ({"model": "inception-dag", "batch": 8, "image_size": 32, "width": 16, "modules": 3},
+         "inc.1.b3b", "inception DAG 32x32, B=8"),
+        ({"model": "gpt2-small-random", "batch": 4, "seq_len": 64, "n_layer": 4, "n_embd": 128},
+         "transformer.h.1", "GPT-2 4x128, 64 tok, B=4"),
+    ],
+    "quick": [
+        ({"model": "small-cnn", "batch": 8, "image_size": 32, "width": 32, "blocks": 2},
+         "layers.0.bn1", "small CNN 32x32, B=8"),
+        ({"model": "inception-dag", "batch": 8, "image_size": 16, "width": 8, "modules": 2},
+         "inc.1.b3b", "inception DAG 16x16, B=8"),
+        ({"model": "tiny-lm", "batch": 4, "seq_len": 32, "d": 64, "layers": 2},
+         "blocks.0", "tiny LM 2x64, 32 tok, B=4"),
+    ],
+}
+RATES = [(10e6, 20e6), (100e6, 200e6), (1e9, 2e9)]
+
+
+def _load() -> float:
+    import os
+
+    return os.getloadavg()[0]
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--iterations", type=int, default=None)
+    ap.add_argument("--figure", default=None, help="write the predicted/measured figure here")
+    a = ap.parse_args(argv)
+    from slopt.runtime import plot_validation, validate_plan
+    from slopt.runtime.models import profile
+
+    cases = CASES["quick" if a.quick else "full"]
+    iters = a.iterations or (3 if a.quick else 4)
+    rows, results = [], []
+    t_all = time.perf_counter()
+    for spec, anchor, label in cases:
+        t0 = time.perf_counter()
+        g, m, x = profile(spec, measure=True, repeats=5, warmup=2)
+        t_prof = time.perf_counter() - t0
+        names = [n for n in g.names if n == anchor or n.startswith(anchor + ".")]
+        D = _ancestors(g, names[-1:])
+        res = validate_plan(m, x, g, D, rates=RATES, iterations=iters, warmup=1)
+        results.append((label, res))
+        ratio = g.provenance["measured"]["device"].get("vertex_sum_over_whole")
+        print(f"\n## {label}: {g.n} vertices, |D| = {len(D)}, cut tensors {res.cut_layers}; "
+              f"profile + measurement {t_prof:.1f} s; sum of vertex times / whole step = {ratio:.3f}")
+        print(res.wide().to_string(index=False))
+        for _, r in res.table.iterrows():
+            rows.append({"model": label, **r.to_dict()})
+    df = pd.DataFrame(rows)
+    tot = df[df.component == "total"].copy()
+    tot["within_15pct"] = tot.error.abs() <= 0.15
+    tot["min_within_15pct"] = tot.error_min.abs() <= 0.15
+    print("\n## totals: predicted vs measured (median and best of the iterations); target |error| <= 15 %")
+    print(tot[["model", "uplink_bps", "downlink_bps", "predicted_s", "measured_s", "error", "measured_min_s",
+               "error_min", "within_15pct", "min_within_15pct"]].to_string(
+                   index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"\nmedian: {int(tot.within_15pct.sum())}/{len(tot)} totals within 15 % (median |error| "
+          f"{tot.error.abs().median():.3f}); best-of: {int(tot.min_within_15pct.sum())}/{len(tot)} (median "
+          f"|error| {tot.error_min.abs().median():.3f}); benchmark {time.perf_counter() - t_all:.0f} s; "
+          f"machine shared with other jobs (load average {_load():.1f} on {_cpus()} cores)")
+    if a.figure:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4))
+        for ax, (label, res) in zip(np.atleast_1d(axes), results):
+            plot_validation(res, ax=ax, title=label)
+        fig.tight_layout()
+        fig.savefig(a.figure, dpi=110)
+        print(f"figure: {a.figure}")
+    return df
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
