@@ -45,14 +45,15 @@ class SeedRange(Strict):
     """``seeds: {start: 0, count: 10}``."""
 
     start: Index = Field(0, description="first seed")
-    count: Annotated[int, Field(ge=1)] = Field(description="number of seeds")
+    count: Annotated[int, Field(ge=1, le=10**6)] = Field(description="number of seeds (at most 10^6)")
 
 
 class SweepSpecModel(Strict):
     """A sweep spec file (YAML 1.2 or JSON; ``slopt schema sweep``)."""
 
     problem: StrictStr = Field(description="registered problem name (`slopt demo` lists them)")
-    methods: Union[StrictStr, list[StrictStr]] = Field(["paper"], description="method name(s)")
+    methods: Union[StrictStr, Annotated[list[StrictStr], Field(min_length=1)]] = Field(
+        ["paper"], description="method name(s)")
     grid: dict[StrictStr, Annotated[list[GridValue], Field(min_length=1)]] = Field(
         default_factory=dict, description="parameter name -> non-empty list of values (every combination)")
     seeds: Union[Index, list[Index], SeedRange] = Field([0], description="seed, list of seeds or {start, count}")

@@ -31,16 +31,23 @@ def _label(names: Sequence[Any] | None, index: int) -> str:
     return f"{names[index]!r} (index {index})"
 
 
-def as_float_array(field: str, values: Any, n: int | None = None) -> np.ndarray:
+def as_float_array(field: str, values: Any, n: int | None = None, n_from: str = "") -> np.ndarray:
     """Convert ``values`` to a 1-D float64 array of length ``n`` (if given), naming ``field`` on error."""
-    raw = values if isinstance(values, np.ndarray) else None
-    if raw is not None and raw.dtype.kind == "b":
-        raise ValidationError(f"{field}: expected numbers, got a boolean array", field)
-    if raw is None and isinstance(values, (list, tuple)) and any(type(x) is bool for x in values):
+    if isinstance(values, (list, tuple)) and any(type(x) is bool for x in values):
         i = next(i for i, x in enumerate(values) if type(x) is bool)
         raise ValidationError(f"{field}[{i}] = {values[i]!r}: a number is required, not a bool", field)
     try:
-        arr = np.asarray(values, dtype=np.float64)
+        raw = np.asarray(values)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValidationError(f"{field}: cannot read as numbers ({exc})", field) from exc
+    if raw.dtype.kind in "bcmMUSV" or (raw.dtype.kind == "O" and raw.size and any(
+            isinstance(x, (bool, np.bool_, complex, str, bytes)) or x is None for x in raw.reshape(-1).tolist())):
+        flat = raw.reshape(-1).tolist()
+        i = next((i for i, x in enumerate(flat) if not (type(x) in (int, float) or isinstance(x, np.floating)
+                                                         or isinstance(x, np.integer))), 0)
+        raise ValidationError(f"{field}[{i}] = {flat[i]!r}: a real number is required", field)
+    try:
+        arr = raw.astype(np.float64) if raw.dtype != np.float64 else raw
     except (TypeError, ValueError, OverflowError) as exc:
         raise ValidationError(f"{field}: cannot read as numbers ({exc})", field) from exc
     if arr.ndim == 0 and n is not None:
@@ -48,7 +55,8 @@ def as_float_array(field: str, values: Any, n: int | None = None) -> np.ndarray:
     if arr.ndim != 1:
         raise ValidationError(f"{field}: expected a 1-D array, got shape {arr.shape}", field)
     if n is not None and arr.shape[0] != n:
-        raise ValidationError(f"{field}: expected {n} values, got {arr.shape[0]}", field)
+        src = f" (one per vertex: {n_from} has {n})" if n_from else ""
+        raise ValidationError(f"{field}: expected {n} values{src}, got {arr.shape[0]}", field)
     return arr
 
 

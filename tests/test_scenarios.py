@@ -76,7 +76,7 @@ def test_validation_names_field() -> None:
         Scenario(devices=(), servers=(Server("s", 1e12),), channel=Channel(1e6))
     with pytest.raises(ValidationError, match="clock_hz_min"):
         Server("s", 1e12, clock_hz_min=2e9, clock_hz_max=1e9)
-    with pytest.raises(ValidationError, match="duplicate device name 'a'"):
+    with pytest.raises(ValidationError, match="devices\[1\].name = 'a': duplicate device name"):
         Scenario(devices=(Device("a", 1e9), Device("a", 1e9)), servers=(Server("s", 1e12),),
                  channel=Channel(1e6))
     with pytest.raises(ValidationError, match="unknown node 'x'"):

@@ -125,25 +125,29 @@ class ModelGraph:
             raise ValidationError("the graph is empty: forward_flop has no vertex", "forward_flop")
         cols = {
             "forward_flop": ff,
-            "backward_flop": as_float_array("backward_flop", backward_flop, n),
-            "param_bytes": as_float_array("param_bytes", param_bytes, n),
-            "activation_bytes": as_float_array("activation_bytes", activation_bytes, n),
+            "backward_flop": as_float_array("backward_flop", backward_flop, n, "forward_flop"),
+            "param_bytes": as_float_array("param_bytes", param_bytes, n, "forward_flop"),
+            "activation_bytes": as_float_array("activation_bytes", activation_bytes, n, "forward_flop"),
         }
         cols["trainable_param_bytes"] = (
             cols["param_bytes"].copy()
             if trainable_param_bytes is None
-            else as_float_array("trainable_param_bytes", trainable_param_bytes, n)
+            else as_float_array("trainable_param_bytes", trainable_param_bytes, n, "forward_flop")
         )
         self._cols = {k: cols[k] for k in COLUMNS}
         self.extra: dict[str, np.ndarray] = {
-            str(k): as_float_array(str(k), v, n) for k, v in (extra or {}).items()
+            str(k): as_float_array(str(k), v, n, "forward_flop") for k, v in (extra or {}).items()
         }
         if names is not None:
+            if isinstance(names, (str, bytes)) or not isinstance(names, (Sequence, np.ndarray, pd.Index)):
+                raise ValidationError(f"names = {names!r:.60}: a list of vertex names is required", "names")
             names = list(map(str, names))
             if len(names) != n:
                 raise ValidationError(f"names: expected {n} names, got {len(names)}", "names")
         self._names = names
         if block is not None:
+            if isinstance(block, (str, bytes)) or not isinstance(block, (Sequence, np.ndarray, pd.Index)):
+                raise ValidationError(f"block = {block!r:.60}: a list of block labels is required", "block")
             arr = np.asarray(block, dtype=object)
             block = np.where(pd.isna(arr), None, arr.astype(str)).astype(object)  # vectorised
             if block.shape[0] != n:
@@ -151,8 +155,16 @@ class ModelGraph:
         self.block: np.ndarray | None = block
         try:
             s_raw, d_raw = np.asarray(src).reshape(-1), np.asarray(dst).reshape(-1)
+            for raw, end in ((s_raw, "src"), (d_raw, "dst")):
+                if raw.dtype.kind not in "iuf" and raw.size:
+                    raise ValidationError(f"edges: {end} = {raw.tolist()!r:.60}: integer vertex indices are "
+                                          "required", "edges")
+                if raw.dtype.kind == "f" and not np.isfinite(raw).all():
+                    i = int(np.flatnonzero(~np.isfinite(raw))[0])
+                    raise ValidationError(f"edges: {end} of edge {i} is {float(raw[i])!r}, not a vertex index",
+                                          "edges")
             s, d = s_raw.astype(np.int64), d_raw.astype(np.int64)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise ValidationError(f"src/dst: edges must be vertex indices ({exc})", "edges") from exc
         for raw, ints, end in ((s_raw, s, "src"), (d_raw, d, "dst")):
             if raw.dtype.kind == "f" and raw.size and not np.array_equal(raw, ints):
@@ -194,7 +206,7 @@ class ModelGraph:
             if not all(have):
                 v = nodes[have.index(False)]
                 raise ValidationError(f"{key} missing on vertex {v!r}", key)
-            return np.array([data[v][key] for v in nodes], dtype=np.float64)
+            return as_float_array(key, [data[v][key] for v in nodes])
 
         cols = {}
         for key in COLUMNS:  # trainable_param_bytes defaults to param_bytes; the others are required
@@ -217,6 +229,14 @@ class ModelGraph:
     def from_frames(cls, vertices: pd.DataFrame, edges: pd.DataFrame, **kwargs: Any) -> "ModelGraph":
         """Build from a vertex table (column ``name`` plus the figures) and an edge table
         (``src``, ``dst`` as vertex names or indices) -- the CSV form."""
+        for frame, what, need in ((vertices, "vertices", [k for k in COLUMNS if k != "trainable_param_bytes"]),
+                                  (edges, "edges", ["src", "dst"])):
+            if not isinstance(frame, pd.DataFrame):
+                raise ValidationError(f"{what} = {type(frame).__name__}: a pandas DataFrame is required", what)
+            missing = [k for k in need if k not in frame.columns]
+            if missing:
+                raise ValidationError(f"{what} frame: missing column {missing[0]!r} (columns: "
+                                      f"{', '.join(map(str, frame.columns)) or 'none'})", f"{what}.{missing[0]}")
         names = vertices["name"].astype(str).tolist() if "name" in vertices else None
         cols = {k: vertices[k].to_numpy() for k in COLUMNS if k in vertices}
         extra = {k: vertices[k].to_numpy() for k in vertices.columns
@@ -508,7 +528,11 @@ def _names_to_index(names: list[str], values: Iterable[Any], field: str) -> np.n
     pos = {v: i for i, v in enumerate(names)}
     out = []
     for k, v in enumerate(values):
+        if isinstance(v, (bool, np.bool_)):
+            raise ValidationError(f"edges: edge {k} {field} is {v!r}, not a vertex index or name", "edges")
         if isinstance(v, (int, np.integer)):
+            if not -2**62 < int(v) < 2**62:
+                raise ValidationError(f"edges: edge {k} {field} is {int(v)}, not a vertex index", "edges")
             out.append(int(v))
             continue
         try:

@@ -94,6 +94,12 @@ def check_columns(vertices: dict[str, list[Any]], edges: EdgesSpec, source: str 
         if i is not None:
             want = "a vertex name (the list holds names)" if as_names else "an integer vertex index"
             raise ValidationError(f"{head}edges.{end}[{i}] = {vals[i]!r}: {want} is required", f"edges.{end}")
+        if not as_names:
+            i = next((i for i, x in enumerate(vals) if not -2**62 < x < 2**62), None) \
+                if max(vals) >= 2**62 or min(vals) <= -2**62 else None
+            if i is not None:
+                raise ValidationError(f"{head}edges.{end}[{i}] = {vals[i]!r}: not a vertex index (too large)",
+                                      f"edges.{end}")
         if as_names and "name" not in vertices:
             raise ValidationError(f"{head}edges.{end} holds vertex names but vertices.name is missing",
                                   "vertices.name")

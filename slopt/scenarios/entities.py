@@ -231,15 +231,17 @@ class Scenario:
             raise ValidationError("scenario.servers is empty: at least one server is needed", "servers")
         for kind, items in (("device", self.devices), ("server", self.servers)):
             seen: set[str] = set()
-            for it in items:
+            for i, it in enumerate(items):
                 if it.name in seen:
-                    raise ValidationError(f"scenario: duplicate {kind} name {it.name!r}", f"{kind}s")
+                    raise ValidationError(f"scenario: {kind}s[{i}].name = {it.name!r}: duplicate {kind} name",
+                                          f"{kind}s[{i}].name")
                 seen.add(it.name)
         known = {d.name for d in self.devices} | {s.name for s in self.servers}
-        for ln in self.links:
-            for end in (ln.src, ln.dst):
+        for i, ln in enumerate(self.links):
+            for key, end in (("src", ln.src), ("dst", ln.dst)):
                 if end not in known:
-                    raise ValidationError(f"link {ln.src!r}->{ln.dst!r} names unknown node {end!r}", "links")
+                    raise ValidationError(f"links[{i}].{key} = {end!r}: link {ln.src!r}->{ln.dst!r} names unknown "
+                                          f"node {end!r}; known: {', '.join(sorted(known))}", f"links[{i}].{key}")
 
     # ------------------------------------------------------------------ arrays
     @property
