@@ -12,7 +12,41 @@ from ortools.sat.python import cp_model
 
 from conftest import installed, requires
 from slopt.errors import SolverNotAvailable, ValidationError
-from slopt.solvers import BACKENDS, available_solvers, solve
+from slopt.solvers import BACKENDS, SolveResult, available_solvers, cbc_builds
+from slopt.solvers import solve as _solve
+
+
+def backends(*names: str) -> list[str]:
+    """The installed ``names``, CBC once per build present (``cbc[debian]``, ``cbc[cbcbox]``,
+    ``cbc[path]`` for a ``SLOPT_CBC`` path)."""
+    out = []
+    for s in installed(*names):
+        out += [f"cbc[{b}]" for b in cbc_builds()] if s == "cbc" else [s]
+    return out
+
+
+_BUILD: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _cbc_build(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Select the CBC build of a ``cbc[build]`` parameter through SLOPT_CBC."""
+    callspec = getattr(request.node, "callspec", None)
+    solver = callspec.params.get("solver") if callspec else None
+    if isinstance(solver, str) and solver.startswith("cbc["):
+        build = solver[4:-1]
+        path = cbc_builds()[build]
+        monkeypatch.setenv("SLOPT_CBC", path if build == "path" else build)
+
+
+def solve(model, solver=None, **kw):  # noqa: ANN001, ANN003, ANN201 - the tests' solve: cbc[build] -> cbc
+    if isinstance(solver, str) and solver.startswith("cbc["):
+        solver = "cbc"
+    return _solve(model, solver=solver, **kw)
+
+
+def name(solver: str) -> str:
+    return "cbc" if solver.startswith("cbc[") else solver
 
 VALUES = [10, 13, 7, 8, 9, 4]
 WEIGHTS = [5, 6, 4, 5, 4, 2]
@@ -71,14 +105,14 @@ def test_knapsack_reference() -> None:
     assert brute_knapsack() == KNAPSACK_OPT
 
 
-@pytest.mark.parametrize("solver", installed("highs", "cbc", "glpk", "scip"))
+@pytest.mark.parametrize("solver", backends("highs", "cbc", "glpk", "scip"))
 def test_milp_pyomo_every_backend(solver: str) -> None:
     m = knapsack_pyomo()
     r = solve(m, solver=solver)
     assert r.status == "optimal", r
     assert r.objective == pytest.approx(KNAPSACK_OPT, rel=1e-6)
     assert pyo.value(m.obj) == pytest.approx(KNAPSACK_OPT, rel=1e-6)  # solution loaded
-    assert r.gap == 0.0 and r.solver == solver and r.seconds > 0
+    assert r.gap == 0.0 and r.solver == name(solver) and r.seconds > 0
 
 
 @pytest.mark.parametrize("solver", installed("highs", "scip"))
@@ -135,16 +169,17 @@ def test_time_limit_returns_incumbent_with_gap(solver: str) -> None:
     assert r.seconds < 10
 
 
-@pytest.mark.parametrize("solver", installed("cbc", "glpk"))
+@pytest.mark.parametrize("solver", backends("cbc", "glpk"))
 def test_time_limit_cbc_glpk_return_incumbent(solver: str) -> None:
-    """CBC and GLPK return the incumbent; a bound only when their log reports one (GLPK never
-    does on a time limit; CBC not when stopped before branch and bound, e.g. on a loaded machine)."""
+    """CBC and GLPK return the incumbent; a bound only when their log reports one (GLPK's last
+    progress line, CBC's final summary), never the incumbent itself."""
     r = solve(market_split(), solver=solver, time_limit=1.0)
     assert r.status == "feasible" and math.isfinite(r.objective)
-    assert math.isnan(r.bound) or (r.bound <= r.objective + 1e-9 and math.isfinite(r.gap))
+    assert r.termination == "time_limit" and r.has_primal
+    assert math.isnan(r.bound) or (r.bound <= r.objective + 1e-9 and r.bound != r.objective and r.gap > 0)
 
 
-@pytest.mark.parametrize("solver", installed("highs", "cbc", "glpk", "scip"))
+@pytest.mark.parametrize("solver", backends("highs", "cbc", "glpk", "scip"))
 def test_infeasible_model(solver: str) -> None:
     m = pyo.ConcreteModel()
     m.x = pyo.Var(domain=pyo.Binary)
@@ -217,7 +252,7 @@ def maximise_market_split() -> pyo.ConcreteModel:
     return m
 
 
-@pytest.mark.parametrize("solver", installed("highs", "cbc", "scip"))
+@pytest.mark.parametrize("solver", backends("highs", "cbc", "scip"))
 def test_time_limit_maximisation_bound_is_above(solver: str) -> None:
     r = solve(maximise_market_split(), solver=solver, time_limit=1.0)
     assert r.status == "feasible"
@@ -240,9 +275,182 @@ def test_cpsat_gap_is_reported_when_stopping_early() -> None:
     assert r.status == "optimal" and r.gap == pytest.approx(abs(r.objective - r.bound) / abs(r.objective))
 
 
-@pytest.mark.parametrize("solver", installed("highs", "cbc", "glpk", "scip"))
+@pytest.mark.parametrize("solver", backends("highs", "cbc", "glpk", "scip"))
 def test_variable_in_no_row_gets_a_value(solver: str) -> None:
     m = knapsack_pyomo()
     m.free = pyo.Var(bounds=(1, 4))  # appears in no constraint and not in the objective
     r = solve(m, solver=solver)
     assert r.status == "optimal" and r.objective == pytest.approx(KNAPSACK_OPT)
+
+
+def fix_only_rows(sense: object = pyo.minimize) -> pyo.ConcreteModel:
+    """Every row fixes one variable (CBC's preprocessing removes them all), with a constant term."""
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(3), domain=pyo.Integers, bounds=(0, 10))
+    m.c = pyo.Constraint(range(3), rule=lambda m, i: 2 * m.x[i] == 2 * (i + 1))
+    m.obj = pyo.Objective(expr=sum(m.x[i] for i in range(3)) + 0.5, sense=sense)
+    return m
+
+
+@pytest.mark.parametrize("sense", [pyo.minimize, pyo.maximize], ids=["min", "max"])
+@pytest.mark.parametrize("solver", backends("highs", "cbc", "glpk", "scip"))
+def test_rows_that_only_fix_variables(solver: str, sense: object) -> None:
+    m = fix_only_rows(sense)
+    r = solve(m, solver=solver)
+    assert r.status == "optimal" and r.objective == pytest.approx(6.5) and r.bound == pytest.approx(6.5), r
+    assert [pyo.value(m.x[i]) for i in range(3)] == [1, 2, 3]
+
+
+def unbounded_lp() -> pyo.ConcreteModel:
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(0, None))
+    m.y = pyo.Var(bounds=(0, None))
+    m.c = pyo.Constraint(expr=m.x - m.y <= 1)
+    m.obj = pyo.Objective(expr=-m.x - m.y)
+    return m
+
+
+def unbounded_milp() -> pyo.ConcreteModel:
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(domain=pyo.Integers, bounds=(0, 5))
+    m.y = pyo.Var()
+    m.c = pyo.Constraint(expr=m.y >= m.x)
+    m.obj = pyo.Objective(expr=m.x - m.y)
+    return m
+
+
+@pytest.mark.parametrize("build", [unbounded_lp, unbounded_milp], ids=["lp", "milp"])
+@pytest.mark.parametrize("solver", backends("highs", "cbc", "glpk", "scip"))
+def test_unbounded_every_backend(solver: str, build: object) -> None:
+    r = solve(build(), solver=solver)
+    assert r.status == "unbounded" and r.termination == "unbounded" and not r.has_primal, r
+
+
+@pytest.mark.parametrize("solver", installed("clarabel", "highs", "scip", "scs"))
+def test_unbounded_cvxpy(solver: str) -> None:
+    x = cp.Variable(2, nonneg=True)
+    r = solve(cp.Problem(cp.Minimize(-cp.sum(x)), [x[0] - x[1] <= 1]), solver=solver)
+    assert r.status == "unbounded", r
+
+
+@pytest.mark.parametrize("solver", installed("scs", "osqp"))
+def test_first_order_solvers_report_no_bound(solver: str) -> None:
+    x = cp.Variable(2)
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(x - np.array([1.0, 2.0])) + x[0]), [x >= 0, cp.sum(x) <= 2])
+    r = solve(prob, solver=solver)
+    assert r.ok and math.isnan(r.bound) and math.isnan(r.gap), r
+    assert r.max_violation <= 1e-3
+
+
+@pytest.mark.parametrize("solver", backends("highs", "cbc", "glpk", "scip"))
+def test_variable_in_no_row_and_not_in_objective_gets_a_value_in_bounds(solver: str) -> None:
+    m = knapsack_pyomo()
+    m.free = pyo.Var(bounds=(1, 4))
+    m.free_int = pyo.Var(domain=pyo.Integers, bounds=(-7.5, -2.5))
+    solve(m, solver=solver)
+    assert 1 <= m.free.value <= 4 and m.free_int.value == -3
+
+
+def test_certificate_downgrades_a_wrong_claim() -> None:
+    """A solver claiming optimal at an objective its point does not have, or with a bound on the
+    wrong side, is not believed."""
+    from slopt.solvers.certify import Certificate, finish
+
+    ok = Certificate(True, 10.0, 0.0)
+    r = finish(termination="optimal", cert=ok, reported_objective=7.0, bound=7.0, minimize=True, gap_limit=0.0,
+               exact=True, message="m", raw=None)
+    assert r.status == "feasible" and r.objective == 10.0 and "reported objective 7.0" in r.message
+    r = finish(termination="optimal", cert=ok, reported_objective=10.0, bound=12.0, minimize=True, gap_limit=0.0,
+               exact=True, message="m", raw=None)
+    assert r.status == "feasible" and math.isnan(r.bound) and "wrong side" in r.message
+    r = finish(termination="optimal", cert=Certificate(False, 10.0, 0.5, "row c"), reported_objective=10.0,
+               bound=10.0, minimize=True, gap_limit=0.0, exact=True, message="m", raw=None)
+    assert r.status == "no_solution" and r.max_violation == 0.5 and "row c" in r.message and r.bound == 10.0
+    r = finish(termination="optimal", cert=Certificate(True, math.inf, 0.0), reported_objective=math.inf,
+               bound=math.nan, minimize=True, gap_limit=0.0, exact=True, message="m", raw=None)
+    assert r.status != "optimal"
+    r = finish(termination="time_limit", cert=ok, reported_objective=10.0, bound=8.0, minimize=True,
+               gap_limit=0.0, exact=True, message="m", raw=None)
+    assert r.status == "feasible" and r.gap == pytest.approx(0.2)
+    r = finish(termination="optimal", cert=ok, reported_objective=10.0, bound=9.0, minimize=True,
+               gap_limit=0.05, exact=True, message="m", raw=None)
+    assert r.status == "feasible" and "gap to its bound" in r.message
+
+
+def test_solve_result_positional_and_derived_fields() -> None:
+    from slopt.solvers import summary_status
+
+    r = SolveResult("optimal", 1.5, 1.5, 0.0, 0.1, "highs")
+    assert r.has_primal and r.termination == "optimal" and r.ok
+    assert summary_status("time_limit", False, False) == "no_solution"
+    assert summary_status("time_limit", True, False) == "feasible"
+    assert summary_status("numerical_error", False, False) == "error"
+
+
+@pytest.mark.parametrize("solver", installed("highs", "cbc", "glpk"))
+def test_minlp_to_a_milp_solver_raises_naming_scip(solver: str) -> None:
+    with pytest.raises(ValidationError, match="solvers that can: .*scip"):
+        solve(nlp_pyomo(), solver=solver)
+    with pytest.raises(ValidationError, match="clarabel"):
+        solve(nlp_cvxpy(), solver="osqp" if solver == "glpk" else "highs")
+
+
+def test_installed_cvxpy_solver_passes_through() -> None:
+    import cvxpy
+
+    if "SCIPY" not in cvxpy.installed_solvers():
+        pytest.skip("cvxpy's SCIPY interface absent")
+    x = cp.Variable(2)
+    r = solve(cp.Problem(cp.Minimize(x[0] + 2 * x[1]), [x >= 1]), solver="scipy")
+    assert r.status == "optimal" and r.objective == pytest.approx(3.0) and r.solver == "scipy"
+
+
+def test_method_arguments_checked() -> None:
+    from slopt.methods import check_solve_args
+
+    with pytest.raises(SolverNotAvailable, match="nosuch"):
+        check_solve_args("nosuch")
+    with pytest.raises(ValidationError, match="time_limit"):
+        check_solve_args(time_limit=-1)
+    with pytest.raises(ValidationError, match="mip_gap"):
+        check_solve_args(mip_gap=2)
+    with pytest.raises(ValidationError, match="solver_options"):
+        check_solve_args(solver_options=["a"])
+    check_solve_args("highs", 1.0, 0.0, {"presolve": "off"}, True)
+
+
+def test_problem_run_checks_before_loading() -> None:
+    from slopt.problems import Problem
+
+    loaded = []
+
+    def load(profile, scenario, **params):  # noqa: ANN001, ANN003, ANN202
+        loaded.append(1)
+        return object()
+
+    seen = {}
+
+    def m_tee(inst, *, solver=None, time_limit=None, mip_gap=None, tee=False, solver_options=None):  # noqa: ANN001, ANN202
+        seen.update(tee=tee, solver_options=solver_options)
+        return "plan"
+
+    def m_plain(inst, *, solver=None, time_limit=None, mip_gap=None):  # noqa: ANN001, ANN202
+        return "plan"
+
+    P = Problem("t", "test", load, {"a": m_tee, "b": m_plain})
+    with pytest.raises(ValidationError, match="time_limit"):
+        P.run("a", time_limit=0)
+    with pytest.raises(SolverNotAvailable):
+        P.run("a", solver="nosuch")
+    assert not loaded
+    class _P:  # a minimal plan with a seconds field
+        seconds = 1.0
+
+    P = Problem("t", "test", load, {"a": lambda inst, **kw: (seen.update(kw), _P())[1], "b": m_plain})
+    P.run("a")
+    P2 = Problem("t", "test", load, {"a": m_tee, "b": m_plain})
+    with pytest.raises(AttributeError):  # m_tee returns a str: run() reads .seconds only after the call
+        P2.run("a", verbose=True, solver_options={"presolve": "off"})
+    assert seen["tee"] is True and seen["solver_options"] == {"presolve": "off"}
+    with pytest.raises(ValidationError, match="solver_options"):
+        P2.run("b", solver_options={"x": 1})

@@ -549,8 +549,9 @@ def _solve_pyomo(m: Any, name: str, time_limit: float | None, mip_gap: float | N
 
     def term_of(results: Any) -> str:
         t = _pyomo_termination(results.solver.termination_condition, name)
-        if name == "glpk" and t == "other_error":
-            t = _glpk_log_termination(_read(kwargs["logfile"]))
+        if name == "glpk" and t not in ("optimal", "infeasible", "unbounded"):
+            t = _glpk_log_termination(_read(kwargs["logfile"])) if t == "other_error" or \
+                "TIME LIMIT EXCEEDED" in _read(kwargs["logfile"]) else t
         return t
 
     try:
