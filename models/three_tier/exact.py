@@ -148,45 +148,65 @@ def _valid(inst: Instance, rounds: list[np.ndarray]) -> bool:
         return False
 
 
-def _memory_first(inst: Instance, solver: str | None, time_limit: float | None, mip_gap: float | None
-                  ) -> tuple[int, int, list[np.ndarray], SolveResult]:
+def _memory_first(inst: Instance, solver: str | None, time_limit: float | None, mip_gap: float | None,
+                  extra_constraints: ExtraConstraints | None = None
+                  ) -> tuple[int, int, list[np.ndarray], SolveResult] | SolveResult:
     """P2 by enumeration (see :func:`slopt.models.three_tier.methods.memory_first`): the cut pair,
-    its schedule and the summary :class:`SolveResult`."""
+    its schedule and the summary :class:`SolveResult`; only the summary (status ``no_solution``)
+    when the time limit (s) ran out before a pair was accepted. Every MILP runs at ``mip_gap``
+    (default 0); ``extra_constraints`` go to every MILP, and Algorithm B's schedule (which
+    ignores them) is then not used."""
+    clock = Deadline(time_limit)
+    gap = 0.0 if mip_gap is None else float(mip_gap)
     ok = feasible_cut_pairs(inst)
     ds = {(int(r.l_u), int(r.l_e)): pair_delays(inst, int(r.l_u), int(r.l_e)) for r in ok.itertuples()}
     ok = ok.assign(lb=[lower_bound(inst, ds[(int(r.l_u), int(r.l_e))]) for r in ok.itertuples()])
     ok = ok.sort_values(["server_peak_bytes", "lb"], kind="stable")
-    best_short, solved = math.inf, None
+    best_short, solved, unproven, seconds = math.inf, None, False, 0.0
     for r in ok.itertuples():
         d = ds[(int(r.l_u), int(r.l_e))]
-        rounds = _b_schedule(inst, d)
-        T = epoch_delay(inst, d, rounds)
         sr = None
+        if extra_constraints is None:
+            rounds = _b_schedule(inst, d)
+            if epoch_delay(inst, d, rounds) <= inst.t_max_s:
+                solved = (d.l_u, d.l_e, rounds, sr)
+                break
+        if r.lb > inst.t_max_s:
+            best_short = min(best_short, r.lb - inst.t_max_s)
+            continue
+        if clock.expired:
+            unproven = True
+            break
+        sr, rr = solve_fixed_cut(inst, d.l_u, d.l_e, solver, clock.remaining(), gap, strong=True,
+                                 symmetry=extra_constraints is None, extra_constraints=extra_constraints)
+        seconds += sr.seconds
+        if sr.status == "infeasible":
+            continue
+        if not sr.ok or rr is None:
+            unproven = True
+            continue
+        T = epoch_delay(inst, d, rr)
         if T > inst.t_max_s:
-            if r.lb > inst.t_max_s:
-                best_short = min(best_short, r.lb - inst.t_max_s)
-                continue
-            sr, rr = solve_fixed_cut(inst, d.l_u, d.l_e, solver, time_limit, 0.0 if mip_gap is None else mip_gap,
-                                     strong=True)
-            if not sr.ok:
-                continue
-            T = epoch_delay(inst, d, rr)
-            if T > inst.t_max_s:
-                best_short = min(best_short, T - inst.t_max_s)
-                continue
-            rounds = rr
-        solved = (d.l_u, d.l_e, rounds, sr)
+            unproven |= sr.status != "optimal"
+            best_short = min(best_short, T - inst.t_max_s)
+            continue
+        solved = (d.l_u, d.l_e, rr, sr)
         break
     if solved is None:
+        if unproven:
+            return SolveResult("no_solution", seconds=seconds, solver=solver or "highs",
+                               message="P2: the time limit ran out before a cut pair met T^max")
         raise InfeasibleError(f"P2: no memory-feasible cut pair meets T_epoch <= T^max = {inst.t_max_s:g} s; "
                               f"the delay limit is short by at least {best_short:.6g} s", constraint="T_max",
                               shortfall=best_short)
     l_u, l_e, rounds, sr = solved
     mem = float(ok.set_index(["l_u", "l_e"]).loc[(l_u, l_e), "server_peak_bytes"])
-    summary = SolveResult("optimal", objective=mem, bound=mem, gap=0.0, seconds=sr.seconds if sr else 0.0,
+    summary = SolveResult("feasible" if unproven else "optimal", objective=mem, bound=math.nan if unproven else mem,
+                          gap=math.nan if unproven else 0.0, seconds=seconds,
                           solver=(sr.solver if sr else "enumeration"),
                           message=f"{len(ok)} memory-feasible cut pairs enumerated by server peak memory; "
-                                  f"T_epoch <= T^max checked with Algorithm B, else the fixed-cut MILP")
+                                  f"T_epoch <= T^max checked with Algorithm B, else the fixed-cut MILP"
+                                  + ("; a MILP stopped unproven at a smaller-memory pair" if unproven else ""))
     return l_u, l_e, rounds, summary
 
 

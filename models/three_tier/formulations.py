@@ -248,11 +248,13 @@ def solve_fixed_cut(inst: Instance, l_u: int, l_e: int, solver: str | None = Non
 
 
 def formulations(inst: Instance) -> dict[str, Any]:
-    """The fixed-cut MILP at the exact method's cut pair (its optimum is P1's optimum)."""
+    """The fixed-cut MILP at the exact method's cut pair (its optimum is P1's optimum), in the
+    spec's linear form and in the strong form."""
     from .methods import exact
 
     plan = exact(inst)
     l_u, l_e = plan.decision["l_u"], plan.decision["l_e"]
-    return {"fixed-cut-milp": lambda: build_fixed_cut(inst, l_u, l_e)}
+    return {"fixed-cut-milp": lambda: build_fixed_cut(inst, l_u, l_e),
+            "fixed-cut-milp-strong": lambda: build_fixed_cut(inst, l_u, l_e, strong=True)}
 
 

@@ -85,15 +85,21 @@ def plan_from_model(inst: Instance, model: Any, result: SolveResult | None = Non
 
 @method
 def memory_first(inst: Instance, *, solver: str | None = None, time_limit: float | None = None,
-                 mip_gap: float | None = None) -> Plan:
+                 mip_gap: float | None = None, extra_constraints: ExtraConstraints | None = None) -> Plan:
     """P2 (spec §4.1): minimise M_peak^srv (Eq. 10) subject to C1, C5-C7 and T_epoch <= T^max.
 
     Memory depends only on the cuts: cut pairs are visited in increasing server peak memory (ties
     by the delay lower bound); the first pair whose fastest schedule meets T^max wins. Its fastest
-    schedule is Algorithm B's when that meets T^max, else the fixed-cut MILP decides (exact).
+    schedule is Algorithm B's when that meets T^max, else the fixed-cut MILP decides (exact, at
+    ``mip_gap``, default 0). ``extra_constraints(model, inst)`` goes to every MILP (Algorithm B's
+    schedule is then not used). Under ``time_limit`` (s) without an accepted pair: status
+    ``no_solution``.
     """
     t0 = time.perf_counter()
-    l_u, l_e, rounds, summary = _memory_first(inst, solver, time_limit, mip_gap)
+    out = _memory_first(inst, solver, time_limit, mip_gap, extra_constraints)
+    if isinstance(out, SolveResult):
+        return Plan(PROBLEM, "memory-first", math.nan, {}, {}, {}, out, time.perf_counter() - t0)
+    l_u, l_e, rounds, summary = out
     return _plan(inst, "memory-first", l_u, l_e, rounds, objective="server_peak_bytes", solve_result=summary,
                  seconds=time.perf_counter() - t0)
 
