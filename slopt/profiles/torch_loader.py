@@ -176,7 +176,7 @@ _CHEAP = ("view", "reshape", "permute", "transpose", "expand", "squeeze", "selec
           "nonzero", "item", "_local_scalar", "shuffle", "new_", "resize", "set_", "as_strided",
           "narrow", "diagonal", "movedim", "flatten", "tile", "bucketize", "searchsorted",
           "histc", "bincount", "_unsafe", "align", "cross_entropy", "record_stream",
-          "_foreach", "unique", "logsumexp", "_to_copy")
+          "_foreach", "unique", "logsumexp", "_to_copy", "sdp_choice")
 #: Base names (exact) of other cheap operators: reductions and the few element-wise ones that
 #: carry no ``pointwise`` tag.
 _CHEAP_EXACT = {"sum", "mean", "max", "min", "amax", "amin", "var", "std", "var_mean", "prod",
@@ -311,10 +311,54 @@ def _untraceable(module: Any, exc: BaseException, last: str | None) -> Validatio
     return err
 
 
-def _export(module: Any, args: tuple, kwargs: dict) -> Any:
+def _meta_copy(module: Any) -> Any:
+    """A copy of the module whose parameters and buffers are meta tensors (no data copied)."""
+    import copy
+
+    import torch
+
+    memo: dict[int, Any] = {}
+    for p in module.parameters():
+        memo[id(p)] = torch.nn.Parameter(torch.empty_like(p, device="meta"),
+                                         requires_grad=p.requires_grad)
+    for b in module.buffers():
+        memo[id(b)] = torch.empty_like(b, device="meta")
+    return copy.deepcopy(module, memo)
+
+
+def _export(module: Any, args: tuple, kwargs: dict, meta: bool = True) -> Any:
+    """``torch.export`` (non-strict), first of a meta copy (fast: no real weights to fakify),
+    then of the module itself."""
+    import logging
+
     import torch
 
     LastOp = _last_op_mode()
+    import contextlib
+    import io
+
+    before = logging.root.manager.disable        # torch logs the graph of a failed export
+    logging.disable(logging.ERROR)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            return _export_quiet(module, args, kwargs, meta, LastOp)
+    finally:
+        logging.disable(before)
+
+
+def _export_quiet(module: Any, args: tuple, kwargs: dict, meta: bool, LastOp: Any) -> Any:
+    import torch
+
+    if meta and any(t.device.type != "meta" for t in module.parameters()):
+        try:
+            with warnings.catch_warnings(), LastOp():
+                warnings.simplefilter("ignore")
+                return torch.export.export(_meta_copy(module), _meta_like(args),
+                                           kwargs=_meta_like(kwargs), strict=False)
+        except Exception as exc:  # noqa: BLE001 - else retried on the module itself
+            err = _untraceable(module, exc, LastOp.last)
+            if getattr(err, "data_dependent", False):
+                raise err from exc
     try:
         with LastOp():
             return torch.export.export(module, args, kwargs=kwargs, strict=False)
@@ -483,7 +527,7 @@ def from_torch(module: Any, example_inputs: Any, example_kwargs: Mapping[str, An
     try:
         with _generation_cache_off(module, kwargs, notes):
             try:
-                ep = _export(module, args, kwargs)
+                ep = _export(module, args, kwargs, meta=cost_on == "meta")
             except ValidationError as exc:
                 if not (fallback and getattr(exc, "data_dependent", False)):
                     raise
@@ -983,6 +1027,7 @@ def _recorder(module: Any) -> Any:
             self.params: dict[int, int] = {}      # id of a tensor seen -> id of the parameter
             self.unknown: dict[str, int] = {}
             self.hooks: list[Any] = []
+            self.seen: dict[str, int] = {}
 
         def mark_inputs(self, x: Any) -> None:
             for t in torch.utils._pytree.tree_leaves(x):
@@ -1019,7 +1064,10 @@ def _recorder(module: Any) -> Any:
             if str(func).startswith(("aten.sym_", "aten.size", "aten.stride", "aten.dim",
                                      "aten.numel", "aten.is_", "prim.")):
                 return out
-            n = _Node(f"op{len(self.nodes)}", str(packet), self.stack[-1] if self.stack else "")
+            base = str(packet).rpartition(".")[2]
+            self.seen[base] = self.seen.get(base, 0) + 1
+            n = _Node(base if self.seen[base] == 1 else f"{base}_{self.seen[base] - 1}",
+                      str(packet), self.stack[-1] if self.stack else "")
             if packet in reg:
                 n.fwd = float(reg[packet](*args, **kwargs, out_val=out))
             elif not _is_cheap(func):
