@@ -88,25 +88,22 @@ def solve_turn(inst: CardInstance, m: int, n: int, formulation: str = "misocp", 
         opts.pop("limits/gap", None)
     if formulation == "misocp":
         prob, handles = build_misocp(inst, [(m, n)], extra_constraints=extra_constraints)
-        with np.errstate(invalid="ignore", divide="ignore"):   # cvxpy evaluates x^2/f at x = f = 0
+        with np.errstate(invalid="ignore", divide="ignore"):
             res = solve(prob, solver=solver, time_limit=time_limit, mip_gap=mip_gap,
                         options={"scip_params": opts} if opts else None)
-        if res.status == "no_solution":
-            return -1, math.nan, res
-        if res.status not in ("optimal", "feasible"):
-            _raise_status(inst, m, n, res)
-        c, f = read_misocp(handles)[(m, n)]
-        return c, f, res
-    if formulation == "minlp":
+        read = lambda: read_misocp(handles)  # noqa: E731
+    elif formulation == "minlp":
         mdl = build_minlp(inst, [(m, n)], extra_constraints=extra_constraints)
         res = solve(mdl, solver=solver, time_limit=time_limit, mip_gap=mip_gap, options=opts)
-        if res.status == "no_solution":
-            return -1, math.nan, res
-        if res.status not in ("optimal", "feasible"):
-            _raise_status(inst, m, n, res)
-        c, f = read_minlp(mdl)[(m, n)]
-        return c, f, res
-    raise ValidationError(f"formulation = {formulation!r}; use 'misocp' or 'minlp'", "exact_formulation")
+        read = lambda: read_minlp(mdl)  # noqa: E731
+    else:
+        raise ValidationError(f"formulation = {formulation!r}; use 'misocp' or 'minlp'", "exact_formulation")
+    if res.status == "no_solution":
+        return -1, math.nan, res
+    if res.status not in ("optimal", "feasible"):
+        _raise_status(inst, m, n, res)
+    c, f = read()[(m, n)]
+    return c, f, res
 
 
 def _raise_status(inst: CardInstance, m: int, n: int, res: SolveResult) -> None:
