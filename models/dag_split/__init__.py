@@ -48,10 +48,12 @@ from .instance import (  # noqa: F401
     _scenario_params, load, random_instance,
 )
 from .system import (  # noqa: F401
+    dyadic, exact_sum, split_terms, exact_delay, exact_best,
     _as_mask, crossing, evaluate, delays_of_sets,
 )
 from .formulations import (  # noqa: F401
-    FlowNetwork, flow_network, _integer_capacities, min_cut, _milp_data, build_pyomo, build_cvxpy,
+    FlowNetwork, flow_network, _integer_capacities, min_cut, min_cut_exact, ExtraConstraints,
+    _milp_data, build_pyomo, build_cvxpy,
     formulations,
 )
 from .algorithm import (  # noqa: F401
@@ -63,9 +65,10 @@ from .baselines import (  # noqa: F401
 )
 from .exact import (  # noqa: F401
     closed_sets, brute_force, _memory_infeasible, _x_values, threshold_rounding,
-    _solve_formulation, milp, lp_relaxation,
+    _solve_formulation, milp, lp_relaxation, objective_scale, certify_split, decode_x,
 )
 from .methods import (  # noqa: F401
+    no_solution_plan, plan_from_model,
     make_plan, _timed, method_a, method_a_networkx, method_b1, method_b2, method_brute,
     _method_formulation, method_exact, _method_simple, method_chain, method_neurosurgeon,
     method_greedy, method_device_only, method_minimal_device, method_paper, METHODS, _draw_states,

@@ -17,7 +17,7 @@ from slopt.profiles import ModelGraph
 
 from .formulations import flow_network, min_cut
 from .instance import SplitInstance, check_pins, forced_device, forced_server
-from .system import crossing
+from .system import crossing, exact_delay
 
 
 def algorithm_a(inst: SplitInstance, backend: str = "ortools", net_terminals: bool = False
@@ -25,8 +25,8 @@ def algorithm_a(inst: SplitInstance, backend: str = "ortools", net_terminals: bo
     """Algorithm A (spec §5.1): device mask D* and the cut value (s) of a minimum s-t cut
     (``net_terminals``: the equivalent network with netted terminal arcs, see :func:`flow_network`).
 
-    The cut value is computed on integer-scaled capacities; callers re-evaluate D* in floating
-    point with :func:`evaluate` (line 15).
+    Exact (:func:`min_cut`): D* is the smallest optimal device set and the cut value is the exact
+    optimum T* rounded once to a float, which equals ``evaluate(inst, D*)["delay_s"]`` (line 15).
     """
     return min_cut(flow_network(inst, net_terminals=net_terminals), backend)
 
@@ -337,17 +337,37 @@ def algorithm_b2(inst: SplitInstance, memo: bool = True, backend: str = "ortools
     ks = np.arange(K)
     cand[(ks > first_srv) | (ks < last_dev)] = np.inf
     all_dev = float(dev_u.sum()) if not srv_units.size else math.inf
-    k_best = int(np.argmin(cand))
-    x = np.zeros(inst.n, dtype=bool)
-    if all_dev <= cand[k_best]:
-        x[:] = True
-        best = all_dev
-    else:
-        best = float(cand[k_best])
-        x[mc.unit < k_best] = True
-        r = reps[cls[k_best]]
+    # candidates K = all on the device; float sums of non-negative terms, then an exact
+    # comparison of every candidate within the rounding margin (tie rule: the smallest D)
+    T = np.append(cand, all_dev)
+    fin = np.isfinite(T)
+    if not fin.any():
+        check_pins(inst)  # names the contradictory pins
+        raise InfeasibleError("B2: no feasible split (contradictory pins)", "pins")
+    tmin = float(T[fin].min())
+    near = np.flatnonzero(fin & (T <= tmin * (1 + (6 * inst.n + 16) * 2.0 ** -52)))
+
+    def expand(k: int) -> np.ndarray:
+        x = np.zeros(inst.n, dtype=bool)
+        if k == K:
+            x[:] = True
+            return x
+        x[mc.unit < k] = True
+        r = reps[cls[k]]
         lay_r = mc.order[mc.start[r]:mc.start[r] + mc.size[r]]
-        lay = mc.order[mc.start[k_best]:mc.start[k_best] + mc.size[k_best]]
+        lay = mc.order[mc.start[k]:mc.start[k] + mc.size[k]]
         x[lay[x_rep[lay_r]]] = True
+        return x
+
+    if near.size == 1:
+        k_best = int(near[0])
+        x = expand(k_best)
+        best = float(T[k_best])
+    else:
+        masks = {int(k): expand(int(k)) for k in near.tolist()}
+        exact = {k: (exact_delay(inst, m), int(m.sum())) for k, m in masks.items()}
+        k_best = min(exact, key=lambda k: exact[k])
+        x = masks[k_best]
+        best = float(exact[k_best][0])
     return x, best, {"fallback": None, "n_units": K, "n_subproblems": n_cls, "n_maxflows": 1,
-                     "best_unit": None if x.all() else k_best}
+                     "best_unit": None if k_best == K else k_best}

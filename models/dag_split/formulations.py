@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from collections.abc import Callable
+from fractions import Fraction
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from slopt.errors import InfeasibleError, SloptError, ValidationError
 
 from .instance import SplitInstance
+from .system import dyadic, exact_sum
+
+#: ``extra_constraints(model, instance) -> None``: adds rows to a formulation before it is solved
+ExtraConstraints = Callable[[Any, SplitInstance], None]
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class FlowNetwork:
     capacity_s: np.ndarray
     aux_of: np.ndarray  # auxiliary vertex of each layer, -1 if none
     constant_s: float = 0.0  # delay paid by every cut (netted terminal arcs), added to the cut
+    constant_terms: np.ndarray | None = None  # the terms whose exact sum is constant_s
 
     @property
     def n_arcs(self) -> int:
@@ -70,10 +77,16 @@ def flow_network(inst: SplitInstance, drop_zero: bool = True, reverse_edges: boo
     V = np.arange(n, dtype=np.int64)
     inf = np.inf
     const = 0.0
+    const_terms = None
     if net_terminals:
         c = np.where(inst.device_pin, inst.tau_dev_s,
                      np.where(inst.server_pin, inst.tau_srv_s, np.minimum(inst.tau_dev_s, inst.tau_srv_s)))
-        const = float(c.sum())
+        # net only where the difference is exact in float64 (so that no cut value changes)
+        hi = np.maximum(inst.tau_dev_s, inst.tau_srv_s)
+        c = np.where((hi - c) + c == hi, c, 0.0)
+        c = np.where(((hi - c) - hi) + c == 0.0, c, 0.0)
+        const_terms = c
+        const = math.fsum(c.tolist())
         cap_sv = np.where(inst.device_pin, inf, inst.tau_srv_s - c)
         cap_vt = np.where(inst.server_pin, inf, inst.tau_dev_s - c)
     else:
@@ -95,7 +108,7 @@ def flow_network(inst: SplitInstance, drop_zero: bool = True, reverse_edges: boo
     if drop_zero:
         keep = cap > 0
         tail, head, cap = tail[keep], head[keep], cap[keep]
-    return FlowNetwork(n, t + 1, s, t, tail, head, cap, aux_of, const)
+    return FlowNetwork(n, t + 1, s, t, tail, head, cap, aux_of, const, const_terms)
 
 
 def _integer_capacities(net: FlowNetwork) -> tuple[np.ndarray, float, int]:
@@ -117,58 +130,177 @@ def _integer_capacities(net: FlowNetwork) -> tuple[np.ndarray, float, int]:
     return cap, scale, big_m
 
 
-def min_cut(net: FlowNetwork, backend: str = "ortools") -> tuple[np.ndarray, float]:
-    """A minimum s-t cut of ``net``: (device mask over the layers, cut value in seconds).
+def _ortools_maxflow(tail: np.ndarray, head: np.ndarray, cap: np.ndarray, s: int, t: int,
+                     n_nodes: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """OR-Tools ``SimpleMaxFlow`` (push-relabel, C++) on int64 capacities: (value, flow per arc,
+    source side = vertices reachable from s in the residual graph)."""
+    from ortools.graph.python import max_flow
 
-    ``backend="ortools"``: OR-Tools ``SimpleMaxFlow`` (push-relabel, C++) on int64 capacities;
-    the device side is the set reachable from s in the residual graph, i.e. the *smallest*
-    optimal device set (spec §5.1, ties).
-    ``backend="networkx"``: networkx ``minimum_cut`` with ``preflow_push`` on the same integer
-    capacities, infinite arcs without a ``capacity`` attribute (unbounded for networkx).
+    mf = max_flow.SimpleMaxFlow()
+    arcs = mf.add_arcs_with_capacity(tail, head, cap)
+    mf.add_arc_with_capacity(t, s, 0)  # makes s and t exist even when isolated
+    if n_nodes - 1 > max(s, t):
+        mf.add_arc_with_capacity(n_nodes - 1, t, 0)
+    status = mf.solve(s, t)
+    if status != mf.OPTIMAL:
+        raise SloptError(f"OR-Tools max flow returned {status!r} on {tail.size} arcs")
+    side = np.zeros(n_nodes, dtype=bool)
+    side[np.asarray(mf.get_source_side_min_cut(), dtype=np.int64)] = True
+    return int(mf.optimal_flow()), np.asarray(mf.flows(arcs), dtype=np.int64), side
+
+
+def _networkx_exact(net: FlowNetwork) -> tuple[np.ndarray, Fraction]:
+    """networkx ``preflow_push`` on exact Python-integer capacities (dyadic floats scaled by the
+    smallest power of two, no rounding); the device side is the set reachable from s in the
+    residual graph, the same tie rule as OR-Tools. Pure Python: the readable reference."""
+    import networkx as nx
+    from networkx.algorithms.flow import preflow_push
+
+    finite = np.isfinite(net.capacity_s)
+    M, e = dyadic(net.capacity_s[finite])
+    E = int(e[M != 0].min()) if (M != 0).any() else 0
+    ints = np.zeros(net.n_arcs, dtype=object)
+    ints[finite] = [int(m) << int(k - E) if m else 0 for m, k in zip(M.tolist(), e.tolist())]
+    H = nx.DiGraph()
+    H.add_nodes_from(range(net.n_nodes))
+    for u, w, c, fin in zip(net.tail.tolist(), net.head.tolist(), ints.tolist(), finite.tolist()):
+        if not fin:  # no capacity attribute: unbounded for networkx
+            H.add_edge(u, w)
+            H[u][w].pop("capacity", None)
+        elif H.has_edge(u, w):  # parallel arcs (duplicate model edges) are merged by summing
+            if "capacity" in H[u][w]:
+                H[u][w]["capacity"] += c
+        else:
+            H.add_edge(u, w, capacity=c)
+    try:
+        R = preflow_push(H, net.s, net.t)
+    except nx.NetworkXUnbounded as exc:
+        raise InfeasibleError("contradictory pins: an s-t path of infinite capacity exists",
+                              "pins") from exc
+    inf = R.graph["inf"]
+    if R.graph["flow_value"] >= inf:
+        raise InfeasibleError("contradictory pins: the minimum cut is infinite", "pins")
+    seen, stack = {net.s}, [net.s]
+    while stack:
+        u = stack.pop()
+        for w, attr in R[u].items():
+            if w not in seen and attr["capacity"] - attr["flow"] > 0:
+                seen.add(w)
+                stack.append(w)
+    x = np.zeros(net.n_nodes, dtype=bool)
+    x[list(seen)] = True
+    return x, Fraction(R.graph["flow_value"]) * Fraction(2) ** E
+
+
+def _exact_maxflow(net: FlowNetwork) -> tuple[np.ndarray, Fraction] | None:
+    """An exact minimum cut with int64 max flows only (OR-Tools), by iterative refinement.
+
+    Capacities are dyadic: c_e = C_e 2^E with integers C_e. Phase 1 solves on floor(C_e / 2^s1)
+    (s1 so that the sum fits int64); its flow is feasible for the exact capacities. The remaining
+    flow Delta is below |C| 2^s (C = forward arcs of the phase's min cut with a non-zero remainder
+    below 2^s), so the next phase works on the exact residual network with every capacity capped
+    at cap = |C| 2^(s - s') + 1 units of 2^s' (a cut holding a capped arc costs more than Delta,
+    so the capped and exact residual networks have the same minimum cuts) behind a source arc of
+    capacity cap (bounds every preflow), at a finer scale 2^s'. When s' = 0, or when no cut arc
+    has a remainder, the flow is an exact maximum flow; the returned device side (reachable from
+    s in the residual) is the unique smallest minimum cut. Returns None when the exponent range
+    is beyond float64 scaling (then :func:`_networkx_exact` is used).
     """
-    cap, scale, big_m = _integer_capacities(net)
+    cap_s = net.capacity_s
+    finite = np.isfinite(cap_s)
+    nz = finite & (cap_s > 0)
+    if not nz.any():
+        E = 0
+    else:
+        M, e = dyadic(cap_s[nz])
+        low = M & -M
+        E = int((e + np.log2(low).astype(np.int64)).min())  # lowest set bit of any capacity
+    scaled = np.zeros(cap_s.size)
+    with np.errstate(over="ignore"):
+        scaled[finite] = np.ldexp(cap_s[finite], -E)
+    if not np.isfinite(scaled).all() or -E > 1000:
+        return None
+    n_inf_s = int((~finite & (net.tail == net.s)).sum())
+    total = float(scaled.sum())
+    s_sh = max(0, math.frexp(total * (n_inf_s + 2))[1] - 61)
+    cap1 = np.zeros(cap_s.size, dtype=np.int64)
+    cap1[finite] = np.floor(np.ldexp(scaled[finite], -s_sh)).astype(np.int64)
+    big_m = int(cap1.sum()) + 1
+    cap1[~finite] = big_m
+    value1, flow, side = _ortools_maxflow(net.tail, net.head, cap1, net.s, net.t, net.n_nodes)
+    if value1 >= big_m:
+        raise InfeasibleError("contradictory pins: the minimum cut is infinite", "pins")
+    value = value1 << s_sh
+    rq = cap1 - flow                 # forward residual, floored, units of 2^(E + s)
+    rb = flow.copy()                 # backward residual (the net flow), exact, same units
+    sat_q = ~finite                  # residual known to exceed every later cap
+    sat_b = np.zeros(cap_s.size, dtype=bool)
+    tail, head = net.tail, net.head
+    s0 = net.n_nodes                 # super source of the refinement phases
+    while s_sh > 0:
+        cut = side[tail] & ~side[head]
+        frac = np.zeros(cap_s.size)
+        frac[finite] = np.modf(np.ldexp(scaled[finite], -s_sh))[0]
+        n_rem = int((cut & finite & (frac > 0)).sum())
+        if n_rem == 0:
+            break                    # the flow saturates the cut exactly: certified
+        d = min(s_sh, 58 - n_rem.bit_length())
+        s_sh -= d
+        cap = (n_rem << d) + 1
+        sat = 4 * cap
+        part = np.floor(np.ldexp(frac, d)).astype(np.int64)
+        lim = sat >> d
+        sat_q = sat_q | (rq >= lim)
+        sat_b = sat_b | (rb >= lim)
+        rq = np.where(sat_q, sat, (np.minimum(rq, lim) << d) + part)
+        rb = np.where(sat_b, sat, np.minimum(rb, lim) << d)
+        cf, cb = np.minimum(rq, cap), np.minimum(rb, cap)
+        kf, kb = np.flatnonzero(cf > 0), np.flatnonzero(cb > 0)
+        ptail = np.concatenate([[s0], tail[kf], head[kb]])
+        phead = np.concatenate([[net.s], head[kf], tail[kb]])
+        pcap = np.concatenate([[cap], cf[kf], cb[kb]])
+        v, f, side = _ortools_maxflow(ptail, phead, pcap, s0, net.t, net.n_nodes + 1)
+        if v >= cap:
+            raise SloptError("exact max flow: a refinement phase exceeded its proven bound")
+        phi = np.zeros(cap_s.size, dtype=np.int64)
+        np.add.at(phi, kf, f[1:1 + kf.size])
+        np.subtract.at(phi, kb, f[1 + kf.size:])
+        rq = np.where(sat_q, sat, rq - phi)
+        rb = np.where(sat_b, sat, rb + phi)
+        value += v << s_sh
+        side = side[:net.n_nodes]
+    return side, Fraction(value) * Fraction(2) ** E
+
+
+def min_cut(net: FlowNetwork, backend: str = "ortools") -> tuple[np.ndarray, float]:
+    """(device mask, cut value in seconds rounded once): :func:`min_cut_exact` as floats."""
+    x, value = min_cut_exact(net, backend)
+    return x, float(value)
+
+
+def min_cut_exact(net: FlowNetwork, backend: str = "ortools") -> tuple[np.ndarray, Fraction]:
+    """The minimum s-t cut of ``net``: (device mask over the layers, exact cut value in s).
+
+    Exact: capacities are floats, i.e. dyadic rationals, and both backends compute the minimum
+    cut of those exact values (no tolerance). The device side is the set reachable from s in the
+    residual graph of a maximum flow, i.e. the *smallest* optimal device set, which is unique
+    (spec §5.1, ties). The cut value is the exact minimum (plus the exact constant of a netted
+    network), rounded once to the nearest float.
+
+    ``backend="ortools"``: OR-Tools ``SimpleMaxFlow`` (C++ push-relabel) in int64 with exact
+    refinement phases (:func:`_exact_maxflow`).
+    ``backend="networkx"``: networkx ``preflow_push`` on Python integers (:func:`_networkx_exact`).
+    """
     if backend == "ortools":
-        from ortools.graph.python import max_flow
-
-        mf = max_flow.SimpleMaxFlow()
-        mf.add_arcs_with_capacity(net.tail, net.head, cap)
-        mf.add_arc_with_capacity(net.t, net.s, 0)  # makes s and t exist even when isolated
-        status = mf.solve(net.s, net.t)
-        if status != mf.OPTIMAL:
-            raise SloptError(f"OR-Tools max flow returned {status!r} on {net.n_arcs} arcs")
-        value = int(mf.optimal_flow())
-        side = np.asarray(mf.get_source_side_min_cut(), dtype=np.int64)
-        x = np.zeros(net.n_nodes, dtype=bool)
-        x[side] = True
+        out = _exact_maxflow(net)
+        x, value = out if out is not None else _networkx_exact(net)
     elif backend == "networkx":
-        import networkx as nx
-        from networkx.algorithms.flow import preflow_push
-
-        H = nx.DiGraph()
-        H.add_nodes_from(range(net.n_nodes))
-        # parallel arcs (only possible with duplicate model edges) are merged by summing
-        key = net.tail * net.n_nodes + net.head
-        uniq, inv = np.unique(key, return_inverse=True)
-        agg = np.zeros(uniq.size, dtype=object)
-        np.add.at(agg, inv, cap.astype(object))
-        inf_arc = np.zeros(uniq.size, dtype=bool)
-        inf_arc[inv[~np.isfinite(net.capacity_s)]] = True
-        tails, heads = (uniq // net.n_nodes).tolist(), (uniq % net.n_nodes).tolist()
-        H.add_edges_from((u, w) for u, w, i in zip(tails, heads, inf_arc.tolist()) if i)
-        H.add_edges_from((u, w, {"capacity": int(c)}) for u, w, c, i in
-                         zip(tails, heads, agg.tolist(), inf_arc.tolist()) if not i)
-        try:
-            value, (source_side, _) = nx.minimum_cut(H, net.s, net.t, flow_func=preflow_push)
-        except nx.NetworkXUnbounded as exc:
-            raise InfeasibleError("contradictory pins: an s-t path of infinite capacity exists",
-                                  "pins") from exc
-        x = np.zeros(net.n_nodes, dtype=bool)
-        x[list(source_side)] = True
+        x, value = _networkx_exact(net)
     else:
         raise ValidationError(f"backend = {backend!r}; use 'ortools' or 'networkx'", "backend")
-    if value >= big_m:
-        raise InfeasibleError("contradictory pins: the minimum cut is infinite", "pins")
-    return x[:net.n_layers], value / scale + net.constant_s
+    if net.constant_terms is not None:
+        value += exact_sum(net.constant_terms)
+    return x[:net.n_layers], value
 
 
 def _milp_data(inst: SplitInstance) -> dict[str, Any]:
@@ -184,9 +316,18 @@ def _milp_data(inst: SplitInstance) -> dict[str, Any]:
             "M_dev": inst.device_memory_bytes}
 
 
-def build_pyomo(inst: SplitInstance, relax: bool = False, memory: bool = True) -> Any:
+def build_pyomo(inst: SplitInstance, relax: bool = False, memory: bool = True,
+                extra_constraints: ExtraConstraints | None = None,
+                objective_scale: float = 1.0) -> Any:
     """The MILP of spec §4.3 (and its LP relaxation with ``relax``) as a Pyomo model; with a
-    finite ``device_memory_bytes`` and ``memory``, the §4.4 row is added."""
+    finite ``device_memory_bytes`` and ``memory``, the §4.4 row is added.
+
+    The objective is Eq. 6 in the form without cancellation, T = sum_v tau_dev_v x_v +
+    sum_v tau_srv_v s_v + sum_u tau_com_u y_u with s_v = 1 - x_v (``partition``): every
+    coefficient is a delay as given, none is a difference tau_dev - tau_srv. ``objective_scale``
+    (a power of two, so that scaling is exact) multiplies it for the solver's tolerances.
+    ``extra_constraints(model, inst)`` may add components (rows, variables) before returning.
+    """
     import pyomo.environ as pyo
 
     d = _milp_data(inst)
@@ -197,16 +338,21 @@ def build_pyomo(inst: SplitInstance, relax: bool = False, memory: bool = True) -
     m.tau_dev = pyo.Param(m.V, initialize=dict(enumerate(d["tau_dev"].tolist())), doc="Eq. 1, s")
     m.tau_srv = pyo.Param(m.V, initialize=dict(enumerate(d["tau_srv"].tolist())), doc="Eq. 2, s")
     m.tau_com = pyo.Param(m.V, initialize=dict(enumerate(d["tau_com"].tolist())), doc="Eq. 3, s")
-    # initialize=0: a layer with tau_dev = tau_srv and no edge appears in no row of the LP file,
-    # and CBC / GLPK then return no value for it (0 is optimal for such a variable)
+    # initialize=0: a layer with no edge appears in few rows of the LP file, and CBC / GLPK then
+    # may return no value for it
     m.x = pyo.Var(m.V, domain=pyo.UnitInterval if relax else pyo.Binary, initialize=0,
-                  doc="1 if v on the device")
+                  doc="1 if v on the device (v in D)")
+    m.s = pyo.Var(m.V, bounds=(0, 1), initialize=1, doc="1 if v on the server (v in S = V \\ D)")
     m.y = pyo.Var(m.U, bounds=(0, 1), initialize=0, doc="1 if the output of u crosses (Eq. 5)")
 
-    m.T = pyo.Objective(expr=sum(m.tau_srv[v] for v in m.V)
-                        + sum((m.tau_dev[v] - m.tau_srv[v]) * m.x[v] for v in m.V)
-                        + sum(m.tau_com[u] * m.y[u] for u in m.U), sense=pyo.minimize,
-                        doc="Eq. 6 in the x, y variables of §4.3")
+    m.T = pyo.Objective(expr=objective_scale * (
+        sum(m.tau_dev[v] * m.x[v] for v in m.V) + sum(m.tau_srv[v] * m.s[v] for v in m.V)
+        + sum(m.tau_com[u] * m.y[u] for u in m.U)), sense=pyo.minimize,
+        doc="Eq. 6: device + server compute + crossing tensors (x objective_scale)")
+
+    @m.Constraint(m.V, doc="S = V \\ D: x_v + s_v = 1")
+    def partition(m, v):
+        return m.x[v] + m.s[v] == 1
 
     @m.Constraint(m.E, doc="C2: w on the device => u on the device")
     def closure(m, u, w):
@@ -228,47 +374,56 @@ def build_pyomo(inst: SplitInstance, relax: bool = False, memory: bool = True) -
         mv = d["m"].tolist()
         m.memory = pyo.Constraint(expr=sum(mv[v] * m.x[v] for v in m.V) <= d["M_dev"],
                                   doc="§4.4: sum_{v in D} m_v <= M_dev")
+    if extra_constraints is not None:
+        extra_constraints(m, inst)
     return m
 
 
-def build_cvxpy(inst: SplitInstance, relax: bool = False, memory: bool = True) -> Any:
-    """The same MILP / LP (spec §4.3, §4.4) as a vectorised ``cvxpy.Problem``."""
+def build_cvxpy(inst: SplitInstance, relax: bool = False, memory: bool = True,
+                extra_constraints: ExtraConstraints | None = None,
+                objective_scale: float = 1.0) -> Any:
+    """The same MILP / LP (spec §4.3, §4.4) as a vectorised ``cvxpy.Problem`` (objective without
+    cancellation, as :func:`build_pyomo`).
+
+    ``extra_constraints(model, inst)`` receives a namespace with the variables ``x``, ``s``,
+    ``y`` (CVXPY vectors over the layers) and the list ``constraints``, to which it may append;
+    the problem is built from that list afterwards.
+    """
     import cvxpy as cp
 
     d = _milp_data(inst)
     n = inst.n
     x = cp.Variable(n, boolean=not relax, name="x")
+    s = cp.Variable(n, name="s")
     y = cp.Variable(n, name="y")
     src, dst = d["src"], d["dst"]
-    m = src.size
-    rows = np.arange(m)
-    # sparse edge-incidence matrices (vectorised build; CVXPY's fancy indexing is slow at 10^4+)
-    S = sp.csr_matrix((np.ones(m), (rows, src)), shape=(m, n))   # picks x_u of edge (u, w)
-    W = sp.csr_matrix((np.ones(m), (rows, dst)), shape=(m, n))   # picks x_w
-    cons = [y >= 0, y <= 1]
+    cons = [y >= 0, y <= 1, x + s == 1, s >= 0, s <= 1]         # S = V \ D
     if relax:
         cons += [x >= 0, x <= 1]
-    if m:
-        cons += [W @ x <= S @ x,                    # C2
-                 S @ y >= S @ x - W @ x]            # Eq. 5 linearised
-    if d["V_dev"]:
-        P = sp.csr_matrix((np.ones(len(d["V_dev"])), (np.arange(len(d["V_dev"])), d["V_dev"])),
-                          shape=(len(d["V_dev"]), n))
-        cons.append(P @ x == 1)                     # C1 / device pins
-    if d["V_srv"]:
-        P = sp.csr_matrix((np.ones(len(d["V_srv"])), (np.arange(len(d["V_srv"])), d["V_srv"])),
-                          shape=(len(d["V_srv"]), n))
-        cons.append(P @ x == 0)                     # V_srv
+    if src.size:  # index vectors (measured as fast as sparse incidence matrices at 10^4 layers)
+        cons += [x[dst] <= x[src],                  # C2
+                 y[src] >= x[src] - x[dst]]         # Eq. 5 linearised
+    for key, val in (("V_dev", 1), ("V_srv", 0)):   # C1 / device pins, V_srv
+        if d[key]:
+            cons.append(x[np.asarray(d[key])] == val)
     if memory and math.isfinite(d["M_dev"]):
         cons.append(d["m"] @ x <= d["M_dev"])       # §4.4
-    obj = float(d["tau_srv"].sum()) + (d["tau_dev"] - d["tau_srv"]) @ x + d["tau_com"] @ y
+    if extra_constraints is not None:
+        ns = SimpleNamespace(x=x, s=s, y=y, constraints=cons)
+        extra_constraints(ns, inst)
+        cons = ns.constraints
+    obj = objective_scale * (d["tau_dev"] @ x + d["tau_srv"] @ s + d["tau_com"] @ y)
     return cp.Problem(cp.Minimize(obj), cons)
 
 
-def formulations(inst: SplitInstance) -> dict[str, Any]:
-    """Zero-argument builders of fresh models whose optimum is T* (LPs only without memory)."""
-    out = {"milp-pyomo": lambda: build_pyomo(inst), "milp-cvxpy": lambda: build_cvxpy(inst)}
-    if math.isinf(inst.device_memory_bytes):
+def formulations(inst: SplitInstance, extra_constraints: ExtraConstraints | None = None
+                 ) -> dict[str, Any]:
+    """Zero-argument builders of fresh models whose optimum is T* (LPs only without memory or
+    extra constraints, where the relaxation is tight)."""
+    ec = extra_constraints
+    out = {"milp-pyomo": lambda: build_pyomo(inst, extra_constraints=ec),
+           "milp-cvxpy": lambda: build_cvxpy(inst, extra_constraints=ec)}
+    if math.isinf(inst.device_memory_bytes) and ec is None:
         out |= {"lp-pyomo": lambda: build_pyomo(inst, relax=True),
                 "lp-cvxpy": lambda: build_cvxpy(inst, relax=True)}
     return out

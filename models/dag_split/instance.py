@@ -150,12 +150,50 @@ def _check_rates(device_flops: Any, server_flops: Any, uplink_bps: Any, downlink
     return f_dev, f_srv, r_up, r_dn, b
 
 
+#: Readings of C1 (``c1_rule``): "computing" (default) -- the raw input stays on the device up to
+#: the first layers that compute on it. A layer without computation (tau_dev = tau_srv = 0: a
+#: reshape, pad, dropout-at-zero-cost, an embedding lookup profiled at 0 FLOP) whose inputs are
+#: all raw outputs raw data again; such raw layers pass the pin on to their consumers, so the
+#: uploaded tensor is never the raw input, only re-laid out. "inputs" -- only the in-degree-0
+#: vertices (the reading before this rule).
+C1_RULES = ("computing", "inputs")
+
+
+def c1_layers(graph: ModelGraph, tau_dev_s: np.ndarray, tau_srv_s: np.ndarray,
+              rule: str = "computing") -> np.ndarray:
+    """The layers C1 pins to the device (spec §4.2, rule in :data:`C1_RULES`).
+
+    ``"computing"``: the inputs; the *raw* layers (an input without computation, or a layer
+    without computation all of whose predecessors are raw); and every consumer of a raw layer
+    (the first computing layers, or a non-computing layer that mixes raw and computed inputs).
+    """
+    if rule not in C1_RULES:
+        raise ValidationError(f"c1_rule = {rule!r}; use one of {C1_RULES}", "c1_rule")
+    pins = np.zeros(graph.n, dtype=bool)
+    pins[graph.inputs] = True
+    if rule == "inputs":
+        return pins
+    idle = (np.asarray(tau_dev_s) == 0) & (np.asarray(tau_srv_s) == 0)
+    raw = pins & idle
+    indeg = graph.in_degree
+    while True:
+        n_raw_pred = np.bincount(graph.dst, weights=raw[graph.src], minlength=graph.n)
+        new = idle & ~raw & (indeg > 0) & (n_raw_pred == indeg)
+        if not new.any():
+            break
+        raw |= new
+    pins |= raw
+    pins[graph.dst[raw[graph.src]]] = True
+    return pins
+
+
 def make_instance(graph: ModelGraph | str, *, device_flops: float = DEFAULTS["device_flops"],
                   server_flops: float = DEFAULTS["server_flops"],
                   uplink_bps: float = DEFAULTS["uplink_bps"],
                   downlink_bps: float = DEFAULTS["downlink_bps"], batch: float = DEFAULTS["batch"],
                   device_pins: Any = None, server_pins: Any = None, pin_inputs: bool = True,
-                  pin_outputs: bool = False, device_memory_bytes: float | None = None,
+                  pin_outputs: bool = False, c1_rule: str = "computing",
+                  device_memory_bytes: float | None = None,
                   optimizer_state_factor: float = OPTIMIZER_STATE_FACTOR,
                   check: bool = True) -> SplitInstance:
     """Build P1 from a profile and throughput / rate figures (Eqs. 1-3, C1, pins, §4.4).
@@ -168,6 +206,9 @@ def make_instance(graph: ModelGraph | str, *, device_flops: float = DEFAULTS["de
     batch : B, samples per iteration
     device_pins, server_pins : layer names or indices forced onto the device / server
     pin_inputs : C1, every input layer (in-degree 0) on the device (default True, spec §4.2)
+    c1_rule : which layers C1 pins (:data:`C1_RULES`): "computing" (default) also pins the
+        successors of input vertices that do no computation (reshape, pad), up to the first
+        computing layers; "inputs" pins the in-degree-0 vertices only
     pin_outputs : pin every output layer to the server (labels stay on the server; default False,
         spec §10.5)
     device_memory_bytes : M_dev of §4.4 (None / inf: unconstrained)
@@ -190,13 +231,13 @@ def make_instance(graph: ModelGraph | str, *, device_flops: float = DEFAULTS["de
     dev = _mask(graph, device_pins, "device_pins")
     srv = _mask(graph, server_pins, "server_pins")
     if pin_inputs:
-        dev[graph.inputs] = True
+        dev |= c1_layers(graph, tau_dev, tau_srv, c1_rule)
     if pin_outputs:
         srv[graph.outputs] = True
     params = dict(device_flops=f_dev, server_flops=f_srv, uplink_bps=r_up, downlink_bps=r_dn,
                   batch=b, device_pins=np.flatnonzero(_mask(graph, device_pins, "device_pins")).tolist(),
                   server_pins=np.flatnonzero(_mask(graph, server_pins, "server_pins")).tolist(),
-                  pin_inputs=pin_inputs, pin_outputs=pin_outputs,
+                  pin_inputs=pin_inputs, pin_outputs=pin_outputs, c1_rule=c1_rule,
                   device_memory_bytes=None if math.isinf(mem_limit) else mem_limit,
                   optimizer_state_factor=optimizer_state_factor)
     inst = SplitInstance(graph, tau_dev, tau_srv, tau_up, tau_dn, dev, srv,
@@ -210,12 +251,13 @@ def instance_from_delays(n: int | ModelGraph, src: Any = (), dst: Any = (), *, t
                          tau_srv_s: Any, tau_com_s: Any, tau_dn_s: Any = 0.0,
                          names: Sequence[str] | None = None, device_pins: Any = None,
                          server_pins: Any = None, pin_inputs: bool = True,
-                         memory_bytes: Any = 0.0, device_memory_bytes: float | None = None,
+                         c1_rule: str = "computing", memory_bytes: Any = 0.0,
+                         device_memory_bytes: float | None = None,
                          block: Sequence[Any] | None = None, check: bool = True) -> SplitInstance:
     """P1 straight from per-layer delays (the spec's hand examples and random property tests).
 
     ``tau_com_s`` is the whole Eq. 3 delay; ``tau_dn_s`` (default 0) is the part of it spent on
-    the download (for the breakdown only).
+    the download (for the breakdown only). ``c1_rule`` as in :func:`make_instance`.
     """
     if isinstance(n, ModelGraph):
         graph = n
@@ -234,7 +276,7 @@ def instance_from_delays(n: int | ModelGraph, src: Any = (), dst: Any = (), *, t
     dev = _mask(graph, device_pins, "device_pins")
     srv = _mask(graph, server_pins, "server_pins")
     if pin_inputs:
-        dev[graph.inputs] = True
+        dev |= c1_layers(graph, arrays["tau_dev_s"], arrays["tau_srv_s"], c1_rule)
     mem = math.inf if device_memory_bytes is None else float(device_memory_bytes)
     inst = SplitInstance(graph, arrays["tau_dev_s"], arrays["tau_srv_s"], arrays["tau_com_s"] - tau_dn,
                          tau_dn, dev, srv, arrays["memory_bytes"], mem, {"from_delays": True})

@@ -22,8 +22,9 @@ from slopt.validate import check_int, check_positive
 
 from .algorithm import algorithm_a, algorithm_b1, algorithm_b2
 from .baselines import chain_split, device_only, greedy_split, minimal_device
-from .exact import brute_force, lp_relaxation, milp
-from .instance import DEFAULTS, DYNAMIC_RANGES, PROBLEM, SplitInstance, load, make_instance
+from .exact import brute_force, decode_x, lp_relaxation, milp
+from .formulations import ExtraConstraints
+from .instance import DEFAULTS, DYNAMIC_RANGES, PROBLEM, SplitInstance, check_pins, load, make_instance
 from .system import evaluate
 
 
@@ -54,6 +55,25 @@ def make_plan(inst: SplitInstance, x: np.ndarray, method: str, seconds: float = 
     return Plan(PROBLEM, method, ev["delay_s"], decision, metrics, details, solve_result, seconds)
 
 
+def no_solution_plan(inst: SplitInstance, method_name: str, res: SolveResult, seconds: float) -> Plan:
+    """The Plan of a method stopped by its time limit before any split was found: status
+    ``no_solution``, objective NaN, no decision, the solver's bound if it has one."""
+    return Plan(PROBLEM, method_name, math.nan, {"device_layers": [], "cut_tensors": [],
+                                                 "n_device_layers": 0},
+                {"n_layers": inst.n}, {}, res, seconds)
+
+
+def plan_from_model(inst: SplitInstance, model: Any, res: SolveResult | None = None,
+                    method_name: str = "milp", relax: bool = False) -> Plan:
+    """Decode a solved §4.3 model (from :func:`build_pyomo` / :func:`build_cvxpy`, with or
+    without extra constraints) into a :class:`Plan`: the device mask from the values of ``x``
+    (pins written back; threshold rounding with ``relax``), T(D) re-evaluated exactly, C1/C2/pins
+    checked by :func:`evaluate`. ``res`` (the :class:`SolveResult` of the solve) is attached
+    as is."""
+    x = decode_x(inst, model, relax)
+    return make_plan(inst, x, method_name, 0.0, res)
+
+
 def _timed(f: Any, *a: Any, **k: Any) -> tuple[Any, float]:
     t0 = time.perf_counter()
     out = f(*a, **k)
@@ -65,6 +85,7 @@ def method_a(inst: SplitInstance, *, solver: str | None = None, time_limit: floa
              mip_gap: float | None = None, backend: str | None = None) -> Plan:
     """Algorithm A, compiled backend (``solver`` may name ``ortools`` or ``networkx``)."""
     be = backend or (solver if solver in ("ortools", "networkx") else "ortools")
+    check_pins(inst)
     (x, cut), sec = _timed(algorithm_a, inst, be)
     res = SolveResult("optimal", objective=cut, bound=cut, gap=0.0, seconds=sec,
                       solver=f"maxflow-{be}", message="minimum s-t cut (Algorithm A)")
@@ -84,6 +105,7 @@ def method_a_networkx(inst: SplitInstance, **kw: Any) -> Plan:
 def method_b1(inst: SplitInstance, *, solver: str | None = None, time_limit: float | None = None,
               mip_gap: float | None = None) -> Plan:
     """Algorithm B1 (block abstraction; optimal under Claim 6.6)."""
+    check_pins(inst)
     (x, cut), sec = _timed(algorithm_b1, inst)
     return make_plan(inst, x, "b1", sec, block_cut_value_s=cut)
 
@@ -92,6 +114,7 @@ def method_b1(inst: SplitInstance, *, solver: str | None = None, time_limit: flo
 def method_b2(inst: SplitInstance, *, solver: str | None = None, time_limit: float | None = None,
               mip_gap: float | None = None) -> Plan:
     """Algorithm B2 (exact on macro-chains; falls back to A elsewhere)."""
+    check_pins(inst)
     (x, v, info), sec = _timed(algorithm_b2, inst)
     res = SolveResult("optimal", objective=v, bound=v, gap=0.0, seconds=sec, solver="b2-maxflow",
                       message=("B2 on a macro-chain" if info["fallback"] is None
@@ -114,27 +137,32 @@ def method_brute(inst: SplitInstance, *, solver: str | None = None, time_limit: 
 
 def _method_formulation(relax: bool, kind: str) -> Any:
     def run(inst: SplitInstance, *, solver: str | None = None, time_limit: float | None = None,
-            mip_gap: float | None = None) -> Plan:
+            mip_gap: float | None = None, extra_constraints: ExtraConstraints | None = None) -> Plan:
         t0 = time.perf_counter()
         if relax:
-            x, res = lp_relaxation(inst, solver, kind, time_limit)
+            x, res = lp_relaxation(inst, solver, kind, time_limit, extra_constraints)
         else:
-            x, res = milp(inst, solver, kind, time_limit, mip_gap)
+            x, res = milp(inst, solver, kind, time_limit, mip_gap, extra_constraints)
         name = ("lp" if relax else "milp") + ("-cvxpy" if kind == "cvxpy" else "")
+        if x is None:
+            return no_solution_plan(inst, name, res, time.perf_counter() - t0)
         return make_plan(inst, x, name, time.perf_counter() - t0, res)
-    run.__doc__ = f"{'LP relaxation + threshold rounding' if relax else 'MILP'} of §4.3 ({kind})"
+    run.__doc__ = (f"{'LP relaxation + threshold rounding' if relax else 'MILP'} of §4.3 ({kind}), "
+                   "certified exactly; ``extra_constraints(model, inst)`` adds rows (MILP only)")
     return method(run)
 
 
 @method
 def method_exact(inst: SplitInstance, *, solver: str | None = None, time_limit: float | None = None,
-                 mip_gap: float | None = None) -> Plan:
-    """Exact reference: brute force on small graphs (<= 20 layers), else the MILP at gap 0."""
-    if inst.n <= 20:
+                 mip_gap: float | None = None, extra_constraints: ExtraConstraints | None = None
+                 ) -> Plan:
+    """Exact reference: brute force on small graphs (<= 20 layers), else the MILP at gap 0
+    (with ``extra_constraints``: always the MILP)."""
+    if inst.n <= 20 and extra_constraints is None:
         plan = method_brute(inst)
     else:
         plan = _method_formulation(False, "pyomo")(inst, solver=solver, time_limit=time_limit,
-                                                   mip_gap=mip_gap)
+                                                   mip_gap=mip_gap, extra_constraints=extra_constraints)
     plan.method = "exact"
     return plan
 
@@ -142,6 +170,7 @@ def method_exact(inst: SplitInstance, *, solver: str | None = None, time_limit: 
 def _method_simple(name: str, f: Any, doc: str) -> Any:
     def run(inst: SplitInstance, *, solver: str | None = None, time_limit: float | None = None,
             mip_gap: float | None = None) -> Plan:
+        check_pins(inst)
         x, sec = _timed(f, inst)
         return make_plan(inst, x, name, sec)
     run.__doc__ = doc

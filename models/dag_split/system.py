@@ -4,6 +4,8 @@ and T(D) of many splits at once (:func:`delays_of_sets`)."""
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -13,6 +15,50 @@ from slopt.errors import InfeasibleError, ValidationError
 from slopt.profiles import ModelGraph
 
 from .instance import SplitInstance, _mask, make_instance
+
+_MANT = 9007199254740992.0  # 2^53: the mantissa of a float64 as an integer
+
+
+def dyadic(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every finite float as M * 2^t with integer M (|M| < 2^53) and t, exactly (``np.frexp``)."""
+    m, e = np.frexp(np.asarray(values, dtype=float))
+    return (m * _MANT).astype(np.int64), e.astype(np.int64) - 53
+
+
+def exact_sum(values: Any) -> Fraction:
+    """The exact sum of finite non-negative floats as a :class:`~fractions.Fraction`.
+
+    Floats are dyadic rationals, so the sum is computed exactly in integers: mantissas are
+    grouped by exponent (two 26/27-bit halves summed per group in float64, exact below 2^53 for
+    up to 2^26 terms per group), then shifted and added as Python integers. O(n) numpy.
+    """
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[v != 0]
+    if v.size == 0:
+        return Fraction(0)
+    if v.size >= 1 << 26:
+        return exact_sum(v[: v.size // 2]) + exact_sum(v[v.size // 2:])
+    M, t = dyadic(v)
+    t0 = int(t.min())
+    k = t - t0
+    hi = np.bincount(k, weights=(M >> 26).astype(float))
+    lo = np.bincount(k, weights=(M & ((1 << 26) - 1)).astype(float))
+    total = 0
+    for j in np.flatnonzero((hi != 0) | (lo != 0)).tolist():
+        total += ((int(hi[j]) << 26) + int(lo[j])) << j
+    return Fraction(total) * (Fraction(2) ** t0)
+
+
+def split_terms(inst: SplitInstance, x: np.ndarray) -> np.ndarray:
+    """The non-negative terms of Eq. 6 for the split x: tau_dev of D, tau_srv of S and tau_com of
+    every crossing tensor (z_u = 1), the form without cancellation."""
+    z = crossing(inst, x)
+    return np.concatenate([inst.tau_dev_s[x], inst.tau_srv_s[~x], inst.tau_com_s[z]])
+
+
+def exact_delay(inst: SplitInstance, device_set: Any) -> Fraction:
+    """T(D) of Eq. 6 in exact rational arithmetic (tau_com_u = ``inst.tau_com_s``, Eq. 3)."""
+    return exact_sum(split_terms(inst, _as_mask(inst, device_set)))
 
 
 def _as_mask(inst: SplitInstance, device_set: Any) -> np.ndarray:
@@ -81,7 +127,8 @@ def evaluate(inst: SplitInstance | ModelGraph, device_set: Any, *, check: bool =
     if check and fatal:
         raise InfeasibleError("infeasible split: " + "; ".join(fatal), fatal[0].split(":")[0])
     return {
-        "delay_s": dev_s + srv_s + up_s + dn_s,
+        # Eq. 6 as the correctly rounded exact sum of its non-negative terms (math.fsum)
+        "delay_s": math.fsum(split_terms(inst, x).tolist()),
         "device_compute_s": dev_s,
         "server_compute_s": srv_s,
         "upload_s": up_s,
@@ -96,15 +143,36 @@ def evaluate(inst: SplitInstance | ModelGraph, device_set: Any, *, check: bool =
 
 
 def delays_of_sets(inst: SplitInstance, X: np.ndarray, chunk: int = 65536) -> np.ndarray:
-    """T(D) of Eq. 6 for every row of a boolean matrix (vectorised)."""
+    """T(D) of Eq. 6 for every row of a boolean matrix (vectorised), summed in the form without
+    cancellation (device, server and crossing terms are all non-negative), so each value is
+    within about 3n units in the last place of its own exact value; exact comparisons of close
+    candidates use :func:`exact_delay`."""
     g = inst.graph
-    base = float(inst.tau_srv_s.sum())
-    diff = inst.tau_dev_s - inst.tau_srv_s
     inc = sp.csr_matrix((np.ones(g.m), (np.arange(g.m), g.src)), shape=(g.m, g.n))
     out = np.empty(X.shape[0])
     for a in range(0, X.shape[0], chunk):
         x = X[a:a + chunk]
         cross = (x[:, g.src] & ~x[:, g.dst]).astype(float)
         z = (inc.T @ cross.T).T > 0
-        out[a:a + chunk] = base + x @ diff + z @ inst.tau_com_s
+        out[a:a + chunk] = x @ inst.tau_dev_s + (~x) @ inst.tau_srv_s + z @ inst.tau_com_s
     return out
+
+
+def exact_best(inst: SplitInstance, X: np.ndarray, T: np.ndarray) -> int:
+    """Row of ``X`` with the exactly smallest T(D); -1 when no value is finite.
+
+    ``T`` are float values of Eq. 6 in the form without cancellation (:func:`delays_of_sets`),
+    each within (3n + 8) units in the last place of its exact value; every row within that margin
+    of the smallest is compared in exact rational arithmetic (:func:`exact_delay`). Tie rule:
+    among exactly equal delays the smallest device set (fewest layers; for the ancestor-closed
+    optima of P1 it is the unique minimal optimal D, the intersection of all optimal ones).
+    """
+    fin = np.isfinite(T)
+    if not fin.any():
+        return -1
+    tmin = float(T[fin].min())
+    tol = (3 * inst.n + 8) * 2.0 ** -52
+    cand = np.flatnonzero(fin & (T <= tmin * (1 + 2 * tol)))
+    if cand.size == 1:
+        return int(cand[0])
+    return min((exact_delay(inst, X[i]), int(X[i].sum()), int(i)) for i in cand.tolist())[2]
