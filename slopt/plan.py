@@ -38,6 +38,13 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
+def _finite(x: Any) -> bool:
+    try:
+        return math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
 @dataclass
 class Plan:
     """A decision and its metrics.
@@ -69,10 +76,15 @@ class Plan:
     @property
     def status(self) -> str:
         """The solver status; without a solver ``"optimal"`` for exact methods (``method == "exact"``
-        or ``proven_optimal``, e.g. an algorithm proven exact by enumeration), else ``"heuristic"``."""
+        or ``proven_optimal``, e.g. an algorithm proven exact by enumeration), else ``"heuristic"``.
+        A non-finite objective is never ``optimal`` (nor ``feasible``): such a plan is ``error``."""
         if self.solve is not None:
-            return self.solve.status
-        return "optimal" if (self.method == "exact" or self.proven_optimal) else "heuristic"
+            st = self.solve.status
+        else:
+            st = "optimal" if (self.method == "exact" or self.proven_optimal) else "heuristic"
+        if st in ("optimal", "feasible") and not _finite(self.objective):
+            return "error"
+        return st
 
     def to_frame(self) -> pd.DataFrame:
         """One row: problem, method, status, objective, seconds, the metrics and scalar decisions."""
@@ -87,14 +99,15 @@ class Plan:
         return pd.DataFrame([row])
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary with ``problem, method, solver, status, objective, bound, gap,
-        seconds, metrics, decision`` (and ``details`` as lists of records)."""
+        """JSON-safe dictionary with ``problem, method, solver, status, termination, objective,
+        bound, gap, seconds, metrics, decision`` (and ``details`` as lists of records)."""
         s = self.solve
         return json_safe({
             "problem": self.problem,
             "method": self.method,
             "solver": s.solver if s is not None else None,
             "status": self.status,
+            "termination": s.termination if s is not None else None,
             "objective": self.objective,
             "bound": s.bound if s is not None else (self.objective if self.status == "optimal" else None),
             "gap": s.gap if s is not None else (0.0 if self.status == "optimal" else None),

@@ -138,7 +138,27 @@ def unbounded(rng: np.random.Generator) -> dict:
                  integer, sense=d["sense"], const=d["const"], truth=("unbounded",), kind="unbounded")
 
 
-CLASSES = {"knapsack": knapsack, "set_cover": set_cover, "assignment": assignment, "facility": facility,
+def _continuous(d: dict, kind: str) -> dict:
+    d = dict(d)
+    d["integer"] = np.zeros(len(d["c"]), bool)
+    d["kind"] = kind
+    return d
+
+
+def lp(rng: np.random.Generator) -> dict:
+    """The general class with every variable continuous (for the conic and first-order solvers too)."""
+    return _continuous(general(rng), "lp")
+
+
+def lp_infeasible(rng: np.random.Generator) -> dict:
+    return _continuous(infeasible(rng), "lp_infeasible")
+
+
+def lp_unbounded(rng: np.random.Generator) -> dict:
+    return _continuous(unbounded(rng), "lp_unbounded")
+
+
+CLASSES = {"lp": lp, "lp_infeasible": lp_infeasible, "lp_unbounded": lp_unbounded, "knapsack": knapsack, "set_cover": set_cover, "assignment": assignment, "facility": facility,
            "fix_rows": fix_rows, "general": general, "infeasible": infeasible, "unbounded": unbounded}
 
 

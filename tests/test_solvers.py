@@ -454,3 +454,13 @@ def test_problem_run_checks_before_loading() -> None:
     assert seen["tee"] is True and seen["solver_options"] == {"presolve": "off"}
     with pytest.raises(ValidationError, match="solver_options"):
         P2.run("b", solver_options={"x": 1})
+
+
+def test_plan_with_a_non_finite_objective_is_never_optimal() -> None:
+    from slopt.plan import Plan
+
+    assert Plan("p", "exact", math.inf).status == "error"
+    assert Plan("p", "exact", 2.0).status == "optimal"
+    r = SolveResult("optimal", math.nan, math.nan, math.nan, 0.0, "highs")
+    assert Plan("p", "milp", math.nan, solve=r).status == "error"
+    assert Plan("p", "milp", 1.0, solve=SolveResult("feasible", 1.0, 0.5, 0.5)).to_dict()["termination"] == "time_limit"

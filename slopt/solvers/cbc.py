@@ -127,6 +127,14 @@ def _termination(line: str, log: str) -> str:
 _NUM = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf)"
 
 
+def _last_digit(text: str) -> float:
+    """One unit of the last digit of a printed number (``"-42.8333"`` -> 1e-4, ``"1.5e+03"`` -> 100)."""
+    t = text.strip().lower().lstrip("+-")
+    mant, _, exp = t.partition("e")
+    decimals = len(mant.partition(".")[2])
+    return 10.0 ** ((int(exp) if exp else 0) - decimals)
+
+
 def run_cbc(m: Any, minimize: bool, time_limit: float | None, mip_gap: float | None,
             options: dict[str, Any], tee: bool) -> tuple[CbcRun, Any]:
     """Write ``m`` as an LP file, run CBC, and load its values into ``m``'s variables (every
@@ -172,7 +180,14 @@ def run_cbc(m: Any, minimize: bool, time_limit: float | None, mip_gap: float | N
     key = "Lower bound:" if minimize else "Upper bound:"
     mb = re.search(re.escape(key) + r"\s*" + _NUM, log)
     if mb:
-        run.bound = float(mb.group(1))
+        # CBC prints its bound rounded (3 decimals in 2.10, 6 significant digits in cbcbox's build):
+        # widened by one unit of the last printed digit it stays a valid bound; at "Optimal" a
+        # printed bound that agrees with the objective to that precision is the objective
+        printed, ulp = float(mb.group(1)), _last_digit(mb.group(1))
+        if run.termination == "optimal" and math.isfinite(run.objective) and abs(printed - run.objective) <= ulp:
+            run.bound = run.objective
+        else:
+            run.bound = printed - ulp if minimize else printed + ulp
     if "no integer solution" in head.lower() or "continuous used" in head.lower():
         return run, smap  # an LP point of the relaxation, not a solution
     for ln in lines[1:]:
