@@ -300,20 +300,46 @@ def profile_show(file: str = typer.Argument(..., help="profile JSON file or ship
 
 
 @profile_app.command("make")
-def profile_make(model: str = typer.Argument(..., help="model name (see `slopt profile list`)"),
-                 output: Path = typer.Option(..., "-o", "--output", help="JSON file to write")) -> None:
-    """Build a profile of a known architecture and write it as JSON."""
+def profile_make(
+    target: str = typer.Argument(..., help="zoo name (see `slopt profile list`), module:attr, "
+                                 "file.py:attr, model.onnx or hf:<model_type>"),
+    output: Path = typer.Option(..., "-o", "--output", help="JSON file to write"),
+    batch: Optional[int] = typer.Option(None, help="samples per step (figures are per sample)"),
+    seq_len: Optional[int] = typer.Option(None, "--seq-len", help="tokens / time steps"),
+    input_shape: Optional[str] = typer.Option(None, "--input-shape",
+                                              help="input shape per sample, e.g. 3,224,224"),
+    input_dtype: Optional[str] = typer.Option(None, "--input-dtype", help="long or a float dtype"),
+    dtype: Optional[str] = typer.Option(None, help="weights: float32, float16, bfloat16"),
+    lora_rank: Optional[int] = typer.Option(None, "--lora-rank", help="LoRA adapters of this rank"),
+    lora_targets: Optional[str] = typer.Option(None, "--lora-targets",
+                                               help="comma-separated module names (default all linear)"),
+    granularity: Optional[str] = typer.Option(None, help="op, module or a depth k"),
+    measure: bool = typer.Option(False, "--measure", help="also time every vertex on this machine"),
+    set_: Optional[list[str]] = typer.Option(None, "--set",
+                                             help="hf config field / factory argument key=value"),
+    cache: bool = typer.Option(True, help="reuse a cached profile of the same model and inputs"),
+) -> None:
+    """Profile a model (zoo, Python module or file, ONNX, transformers config) and write it as JSON."""
     from slopt.profiles import write
 
     try:
-        from slopt.profiles.zoo import make
-    except ImportError as exc:
-        _fail(SloptError(f"the model zoo is not available ({exc})"))
+        from slopt.profiles.target import make_profile
+
+        shape = [int(d) for d in input_shape.replace("x", ",").split(",") if d.strip()] \
+            if input_shape else None
+        g = make_profile(target, batch=batch, seq_len=seq_len, input_shape=shape,
+                         input_dtype=input_dtype, dtype=dtype, lora_rank=lora_rank,
+                         lora_targets=[t for t in lora_targets.split(",") if t] if lora_targets
+                         else None, granularity=granularity, measure=measure,
+                         sets=parse_sets(set_), cache=cache)
+    except ValueError as exc:          # SloptError's ValidationError, or a bad --input-shape
+        _fail(exc)
         return
-    try:
-        g = make(model)
     except SloptError as exc:
         _fail(exc)
+        return
+    except ImportError as exc:
+        _fail(SloptError(f"profiling {target!r} needs an optional package: {exc}"))
         return
     write(g, output)
     console.print(f"[green]wrote[/] {output}: {g!r}")
