@@ -164,3 +164,15 @@ def test_cli_rejects_bad_solver_arguments():
     assert any(w in r.output for w in ("time_limit", "time-limit", "mip_gap", "nosuch"))   # names a bad argument
     r = CliRunner().invoke(app, ["solve", "card", "--solver", "nosuch", "--json"])
     assert r.exit_code != 0 and "nosuch" in r.output
+
+
+@requires("clarabel")
+def test_exact_and_card_agree_on_a_delay_limit_met_to_rounding():
+    # the slowest turn's fastest decision meets T_max only to rounding (2e-16 s over): the cut
+    # search and the enumeration use the same feasibility rule, so both return the same optimum
+    inst = C.random_instance(2)
+    c, f, _ = C.card_decide(inst)
+    inst = inst.replace(t_max_s=float(C.evaluate(inst, c, f).delay_s.max()))
+    plan = C.exact(inst)
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx(C.card(inst).objective, rel=1e-9)

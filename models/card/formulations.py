@@ -119,7 +119,10 @@ def build_enumeration(inst: CardInstance, dedupe: bool = True,
     G = np.broadcast_to(tab["Gamma"] / GHZ, A.shape)
     keep = np.repeat(~tab["infeasible"][None], inst.M, axis=0).reshape(A.shape)
     if inst.t_max_s is not None:
-        keep &= A + G / (inst.f_max / GHZ) <= inst.t_max_s
+        # the cut search's feasibility rule (f_lb <= f_max (1 + 1e-12), spec §5.1), so that both
+        # agree on a turn whose fastest decision meets T_max to rounding
+        slack = inst.t_max_s - A
+        keep &= np.where(G > 0, (slack > 0) & (G <= slack * (inst.f_max / GHZ) * (1 + 1e-12)), slack >= 0)
     Gk, Ak = G[keep], A[keep]
     only_gamma = inst.scalarisation == "weighted" and inst.t_max_s is None
     if dedupe and extra_constraints is None:
