@@ -33,20 +33,21 @@ from __future__ import annotations
 
 from slopt.problems import Problem, register
 
-from .algorithm import (_ks, _neighbours, _slots_for, _surrogate, heuristic, heuristic_ac, local_search,
+from .algorithm import (_ks, _neighbours, best_server_mapping, _slots_for, _surrogate, heuristic, heuristic_ac, local_search,
                         lpt_groups)
 from .baselines import (SCHEME_DEFAULT_CUT, _solve_makespan, baseline, equal_bandwidth, scheme_only,
                         single_group)
-from .exact import (_all_assignments, _cut_lower_bound, _exact_milp_own_band, brute_force, brute_force_ac,
+from .exact import (LOG, PARTITION_MAX_CLIENTS, PARTITION_TOL, _all_assignments, _deadline_partition,
+                    _meet_in_the_middle, exact_partition, _cut_lower_bound, _exact_milp_own_band, brute_force, brute_force_ac,
                     exact, set_partitions, solve_misocp)
-from .formulations import (CPSAT_UNITS, _coeffs, _cvx_structure, _pyo_structure, _symmetric, _valid_bounds,
+from .formulations import (CPSAT_UNITS, ExtraConstraints, _CutColumns, _master, _subset_sums, build_deadline_milp, _coeffs, _cvx_structure, _pyo_structure, _symmetric, _valid_bounds,
                            _x_from_cvxpy, _x_from_pyomo, build_bandwidth_cvxpy, build_cpsat, build_milp_pyomo,
                            build_misocp_cvxpy, build_misocp_pyomo, formulations)
 from .instance import (BISECTION_STEPS, BITS_PER_BYTE, BRUTE_FORCE_MAX_CLIENTS, DEFAULTS, PROBLEM, SCHEMES,
                        SHANNON_INNER_STEPS, SHANNON_TOL, _LOAD_KEYS, Instance, _choice, _chain_columns,
                        _default_profile, _memory_shortfall, _read_profile, load, make_instance, random_instance,
                        spec_vgg11)
-from .methods import (METHODS, _baseline_method, _final, _plan, method_brute_force, method_equal_bandwidth,
+from .methods import (METHODS, assignment_from_model, method_exact_misocp, plan_from_assignment, plan_from_model, _baseline_method, _final, _plan, method_brute_force, method_equal_bandwidth,
                       method_exact, method_exact_cvxpy, method_paper, method_scheme)
 from .plots import demo_plot
 from .system import (COMPONENTS, _TURN, CutFigures, Latency, _alpha_needed_shannon, _bisect, _check_alpha,
@@ -61,7 +62,8 @@ __all__ = [
     "bandwidth_split", "bandwidth_split_general", "build_bandwidth_cvxpy", "build_misocp_cvxpy",
     "build_misocp_pyomo", "build_milp_pyomo", "build_cpsat", "train_time_batch", "lpt_groups",
     "local_search", "heuristic", "heuristic_ac", "brute_force_ac", "train_time_ac", "solve_misocp", "exact", "single_group", "equal_bandwidth", "brute_force", "set_partitions",
-    "baseline", "scheme_only", "formulations",
+    "baseline", "scheme_only", "formulations", "exact_partition", "best_server_mapping", "build_deadline_milp",
+    "plan_from_model", "plan_from_assignment", "assignment_from_model", "ExtraConstraints",
 ]
 
 
@@ -70,9 +72,7 @@ register(Problem(
     summary="GSFL: cut, client groups and bandwidth minimising split-federated round latency",
     load=load,
     methods=METHODS,
-    # the exact MISOCP does not finish within seconds at the §7 size (N = 20, 13 cuts): the demo
-    # runs the heuristic and the baselines; `slopt solve gsfl --method exact` on small instances
-    demo_methods=("paper", "sl", "splitfed", "fl"),
+    demo_methods=("paper", "exact", "sl", "splitfed", "fl"),
     random_instance=random_instance,
     formulations=formulations,
     extra={"demo_plot": demo_plot},

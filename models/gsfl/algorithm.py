@@ -6,8 +6,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .formulations import _symmetric
 from .instance import Instance
-from .system import _coeffs, _onehot, _round_batch, separable, train_time_ac, train_time_batch
+from .system import _coeffs, _onehot, bandwidth_split, _round_batch, separable, train_time_ac, train_time_batch
 
 
 # =====================================================================================
@@ -50,12 +51,18 @@ def _neighbours(x: np.ndarray, K: int) -> np.ndarray:
 
 
 def local_search(objective: Callable[[np.ndarray], np.ndarray], x: np.ndarray, K: int,
-                 max_iter: int = 10_000) -> tuple[np.ndarray, float]:
+                 max_iter: int = 10_000, polish: Callable[[np.ndarray], np.ndarray] | None = None
+                 ) -> tuple[np.ndarray, float]:
     """Best-improvement local search over moves and swaps (Alg. 4) until no strict improvement.
 
     ``objective`` maps a (B, N) batch of assignments to (B,) values (T^train after Alg. 5).
+    ``polish`` (heterogeneous edge servers: :func:`best_server_mapping`) re-maps the groups to the
+    servers at the start and after every accepted move (one assignment problem per move), so that
+    handing a whole group to another server is part of the neighbourhood.
     """
     x = np.asarray(x, dtype=np.int64).copy()
+    if polish is not None:
+        x = polish(x)
     best = float(objective(x[None, :])[0])
     for _ in range(max_iter):
         cand = _neighbours(x, K)
@@ -66,7 +73,48 @@ def local_search(objective: Callable[[np.ndarray], np.ndarray], x: np.ndarray, K
         if not val[i] < best * (1 - 1e-12):
             break
         x, best = cand[i], float(val[i])
+        if polish is not None:
+            y = polish(x)
+            vy = float(objective(y[None, :])[0])
+            if vy < best:
+                x, best = y, vy
     return x, best
+
+
+def best_server_mapping(a: Any, C: Any, x: Any, K: int, max_iter: int = 100) -> tuple[np.ndarray, float]:
+    """The best mapping of the groups of ``x`` (labels 0..K-1) to the K slots whose coefficients are
+    the columns of ``a`` (N, K) (Eq. 15, shared band): the smallest T^train over all K! mappings.
+
+    For the current T, group g on slot k needs the bandwidth h_{g,k} = C_g / (T - A_{g,k}) (Alg. 5);
+    the assignment problem min Σ_g h_{g,σ(g)} (``scipy.optimize.linear_sum_assignment``) finds a
+    mapping that meets T with Σ α < 1 if any does; Alg. 5 on it gives a smaller T; repeat until
+    Σ α >= 1 (then no mapping beats T). Returns (relabelled x, T^train).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    a = np.asarray(a, dtype=float)
+    C = np.asarray(C, dtype=float)
+    x = np.asarray(x, dtype=np.int64)
+    H = _onehot(x[None, :], K)[0]                      # (N, K)
+    A = H.T @ a                                        # A[g, k] = Σ_{n in g} a_{n,k}
+    Cg = H.T @ C
+    ne = H.sum(axis=0) > 0
+    perm = np.arange(K)
+    T = float(bandwidth_split(A[np.arange(K), perm], Cg, ne)[0])
+    for _ in range(max_iter):
+        slack = T - A
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = np.where(~ne[:, None], 0.0, np.where(slack > 0, Cg[:, None] / slack, 1e6))
+        g, k = linear_sum_assignment(h)
+        if not h[g, k].sum() < 1 - 1e-12:
+            break
+        new = np.empty(K, dtype=np.int64)
+        new[g] = k
+        T_new = float(bandwidth_split(A[np.arange(K), new], Cg, ne)[0])
+        if not T_new < T:
+            break
+        perm, T = new, T_new
+    return perm[x], T
 
 
 def _surrogate(inst: Instance) -> Instance:
@@ -103,7 +151,12 @@ def heuristic(inst: Instance, *, local: bool = True) -> tuple[int, np.ndarray, f
                         v = np.where((_onehot(X, K).sum(axis=1) > 0).sum(axis=1) == K, v, np.inf)
                     return v
                 inv = np.searchsorted(slots, x)
-                xi, _ = local_search(obj, inv, K)
+                polish = None
+                if not inst.identical_edges and inst.shared_band and inst.intra_group == "sequential":
+                    def polish(X: np.ndarray, a_s: np.ndarray = a[:, slots], C: np.ndarray = C,
+                               K: int = K) -> np.ndarray:
+                        return best_server_mapping(a_s, C, X, K)[0]
+                xi, _ = local_search(obj, inv, K, polish=polish)
                 x = slots[xi]
             val = float(_round_batch(sur, c, x[None, :], train_time_batch(sur, c, x[None, :]))[0])
             if best is None or val < best[0]:
@@ -123,7 +176,8 @@ def heuristic_ac(a: Any, C: Any, M: int, K: int | None = None, local: bool = Tru
     for k in ([K] if K is not None else range(1, min(M, N) + 1)):
         x = lpt_groups(a[:, :k] + k * C[:, None], k)
         if local and k > 1:
-            x, v = local_search(lambda X: train_time_ac(a, C, X, M), x, k)
+            polish = None if _symmetric(a) else (lambda X, k=k: best_server_mapping(a[:, :k], C, X, k)[0])
+            x, v = local_search(lambda X: train_time_ac(a, C, X, M), x, k, polish=polish)
         else:
             v = float(train_time_ac(a, C, x[None, :], M)[0])
         if best is None or v < best[0]:

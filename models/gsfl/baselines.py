@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 
@@ -18,12 +19,13 @@ from .system import Latency, cut_figures, evaluate, separable, sync_s
 
 
 def _solve_makespan(p: np.ndarray, K: int, n_groups: int | None, solver: str, time_limit: float | None,
-                    mip_gap: float | None, symmetry: str) -> tuple[np.ndarray | None, SolveResult]:
+                    mip_gap: float | None, symmetry: str, extra_constraints: Any = None,
+                    instance: Any = None) -> tuple[np.ndarray | None, SolveResult]:
     """The makespan grouping with processing times p (N, M) on slots 0..K-1 by MILP or CP-SAT."""
     N = p.shape[0]
     ng = n_groups if n_groups is not None and n_groups == K else None
     if solver == "cp-sat":
-        m = build_cpsat(p, K, n_groups=ng, symmetry=symmetry)
+        m = build_cpsat(p, K, n_groups=ng, symmetry=symmetry, extra_constraints=extra_constraints, instance=instance)
         res = solve(m, solver="cp-sat", time_limit=time_limit, mip_gap=mip_gap)
         if not res.ok:
             return None, res
@@ -32,7 +34,8 @@ def _solve_makespan(p: np.ndarray, K: int, n_groups: int | None, solver: str, ti
         res.objective /= m.gsfl_scale
         res.bound /= m.gsfl_scale
         return x, res
-    m = build_milp_pyomo(p, K, n_groups=ng, symmetry=symmetry)
+    m = build_milp_pyomo(p, K, n_groups=ng, symmetry=symmetry, extra_constraints=extra_constraints,
+                         instance=instance)
     res = solve(m, solver=solver, time_limit=time_limit, mip_gap=mip_gap)
     return (_x_from_pyomo(m, N, K) if res.ok else None), res
 
