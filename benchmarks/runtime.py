@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--iterations", type=int, default=None)
     ap.add_argument("--figure", default=None, help="write the predicted/measured figure here")
+    ap.add_argument("--statistic", default="median", choices=["median", "min"],
+                    help="per-layer repeats and run iterations: median, or best (min) of both")
     a = ap.parse_args(argv)
     from slopt.runtime import plot_validation, validate_plan
     from slopt.runtime.models import profile
@@ -80,11 +82,11 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     t_all = time.perf_counter()
     for spec, anchor, label in cases:
         t0 = time.perf_counter()
-        g, m, x = profile(spec, measure=True, repeats=5, warmup=2)
+        g, m, x = profile(spec, measure=True, repeats=5, warmup=2, statistic=a.statistic)
         t_prof = time.perf_counter() - t0
         names = [n for n in g.names if n == anchor or n.startswith(anchor + ".")]
         D = _ancestors(g, names[-1:])
-        res = validate_plan(m, x, g, D, rates=RATES, iterations=iters, warmup=1)
+        res = validate_plan(m, x, g, D, rates=RATES, iterations=iters, warmup=1, statistic=a.statistic)
         results.append((label, res))
         ratio = g.provenance["measured"]["device"].get("vertex_sum_over_whole")
         print(f"\n## {label}: {g.n} vertices, |D| = {len(D)}, cut tensors {res.cut_layers}; "

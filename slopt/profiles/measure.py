@@ -46,18 +46,19 @@ SIDES = ("device", "server", "both")
 _COLS = ("time_s", "forward_time_s", "backward_time_s", "time_spread_s")
 
 
-def _stats(xs: list[float]) -> tuple[float, float]:
+def _stats(xs: list[float], statistic: str = "median") -> tuple[float, float]:
     if not xs:
         return 0.0, 0.0
     q = np.percentile(xs, [25, 75])
-    return float(statistics.median(xs)), float((q[1] - q[0]) / 2)
+    centre = statistics.median(xs) if statistic == "median" else min(xs)
+    return float(centre), float((q[1] - q[0]) / 2)
 
 
 def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str, Any] | None = None, *,
                   graph: ModelGraph | None = None,
                   granularity: str | int | Callable[[str], str] = "module", warmup: int = 2,
                   repeats: int = 5, threads: int | None = 1, whole_model: bool = True,
-                  traced: Any = None) -> pd.DataFrame:
+                  traced: Any = None, statistic: str = "median") -> pd.DataFrame:
     """Time every vertex's forward and backward (seconds per batch of ``example_inputs``).
 
     Parameters
@@ -69,6 +70,8 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
     warmup, repeats : untimed and timed calls per vertex and direction
     threads : ``torch.set_num_threads`` during the measurement (None: leave it)
     whole_model : also time ``repeats`` whole training steps for the calibration figure
+    statistic : ``"median"`` of the repeats (default) or ``"min"`` (best of the repeats: the
+        figure least disturbed by other processes on a shared machine)
 
     Returns a DataFrame with one row per vertex: ``name``, ``forward_s``, ``backward_s``,
     ``forward_spread_s``, ``backward_spread_s``; ``attrs`` holds the batch, the settings and the
@@ -78,6 +81,8 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
 
     from slopt.runtime.partition import trace, vertex_part
 
+    if statistic not in ("median", "min"):
+        raise ValidationError(f"statistic = {statistic!r}; choose median or min", "statistic")
     if int(repeats) < 1 or int(warmup) < 0:
         raise ValidationError(f"repeats = {repeats!r}, warmup = {warmup!r}; need repeats >= 1, warmup >= 0",
                               "repeats")
@@ -107,6 +112,7 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
         named_b = dict(module.named_buffers(remove_duplicate=False))
         consts = getattr(tr.ep, "constants", {})
         env: dict[str, Any] = {}
+        params_of = {k for k, (kind, _) in tr.placeholders.items() if kind == "param"}
         user = iter(torch.utils._pytree.tree_leaves(_ordered(tr, args, kwargs)))
         for nm, (kind, target) in tr.placeholders.items():
             if kind == "param":
@@ -127,17 +133,28 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
                 gm, order, outs = vertex_part(tr, v)
                 vals = [env[k] for k in order]
                 leaves = [t for t in vals if isinstance(t, torch.Tensor) and t.requires_grad]
+                # inputs that need a gradient enter as clones, so that in-place operators
+                # (ReLU(inplace=True)) may modify them, as in the whole model; cloned untimed
+                grad_in = [i for i, t in enumerate(vals) if isinstance(t, torch.Tensor) and t.requires_grad
+                           and order[i] not in params_of]
+
+                def fresh() -> list[Any]:
+                    out = list(vals)
+                    for i in grad_in:
+                        out[i] = vals[i].clone()
+                    return out
                 fw: list[float] = []
                 for i in range(int(warmup) + int(repeats)):
+                    args_i = fresh()
                     sync()
                     t0 = time.perf_counter()
-                    res = gm(*vals)
+                    res = gm(*args_i)
                     sync()
                     if i >= warmup:
                         fw.append(time.perf_counter() - t0)
                 bw: list[float] = []
                 for i in range(int(warmup) + int(repeats)):
-                    res = gm(*vals)
+                    res = gm(*fresh())
                     rg = [t for t in res if isinstance(t, torch.Tensor) and t.requires_grad]
                     if not rg or not leaves:
                         break
@@ -153,11 +170,11 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
                         isinstance(t, torch.Tensor) and t.requires_grad) else (
                         t.detach() if isinstance(t, torch.Tensor) else t)
                 del res
-                f_med, f_spr = _stats(fw)
-                b_med, b_spr = _stats(bw)
+                f_med, f_spr = _stats(fw, statistic)
+                b_med, b_spr = _stats(bw, statistic)
                 rows.append({"name": name, "forward_s": f_med, "backward_s": b_med,
                              "forward_spread_s": f_spr, "backward_spread_s": b_spr})
-        whole = _whole_step(module, args, kwargs, warmup, repeats, sync) if whole_model else None
+        whole = _whole_step(module, args, kwargs, warmup, repeats, sync, statistic) if whole_model else None
     finally:
         with torch.no_grad():
             for k, b in module.named_buffers():
@@ -165,7 +182,7 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
                     b.copy_(saved[k])
         torch.set_num_threads(prev_threads)
     df = pd.DataFrame(rows)
-    df.attrs.update(batch=batch, warmup=int(warmup), repeats=int(repeats),
+    df.attrs.update(batch=batch, warmup=int(warmup), repeats=int(repeats), statistic=statistic,
                     threads=int(threads or prev_threads), device=str(dev), host=platform.node(),
                     processor=platform.processor() or platform.machine(),
                     torch=torch.__version__, whole_step_s=whole)
@@ -182,8 +199,9 @@ def _ordered(tr: Any, args: tuple, kwargs: dict) -> Any:
     return (args, kwargs)
 
 
-def _whole_step(module: Any, args: tuple, kwargs: dict, warmup: int, repeats: int, sync: Any) -> float:
-    """Median seconds of one whole forward + backward (loss = ``.loss`` or the sum of outputs)."""
+def _whole_step(module: Any, args: tuple, kwargs: dict, warmup: int, repeats: int, sync: Any,
+                statistic: str = "median") -> float:
+    """Median (or best) seconds of one whole forward + backward (loss = ``.loss`` or the sum of outputs)."""
     from slopt.profiles.torch_loader import _default_loss
 
     ts = []
@@ -198,7 +216,7 @@ def _whole_step(module: Any, args: tuple, kwargs: dict, warmup: int, repeats: in
         if i >= warmup:
             ts.append(time.perf_counter() - t0)
     module.zero_grad(set_to_none=True)
-    return float(statistics.median(ts))
+    return float(statistics.median(ts) if statistic == "median" else min(ts))
 
 
 def with_times(graph: ModelGraph, times: pd.DataFrame, side: str = "both") -> ModelGraph:

@@ -93,12 +93,17 @@ def trace(module: Any, example_inputs: Any, example_kwargs: Mapping[str, Any] | 
     """Export ``module`` and group its operators into vertices the way ``from_torch`` does."""
 
 
-    from slopt.profiles.torch_loader import _export
+    from slopt.profiles.torch_loader import _last_op_mode, _untraceable
 
     if not isinstance(module, torch.nn.Module):
         raise ValidationError(f"module must be a torch.nn.Module, got {type(module).__name__}", "module")
     args = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
-    ep = _export(module, args, dict(example_kwargs or {}))
+    last_op = _last_op_mode()
+    try:                          # the module itself (not a meta copy): devices in the graph are real
+        with last_op():
+            ep = torch.export.export(module, args, kwargs=dict(example_kwargs or {}), strict=False)
+    except Exception as exc:  # noqa: BLE001 - every export failure becomes a ValidationError
+        raise _untraceable(module, exc, last_op.last) from exc
     sig = ep.graph_signature
     ph: dict[str, tuple[str, str]] = {}
     for k, v in sig.inputs_to_parameters.items():
