@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import slopt.models.three_tier as tt
-from conftest import requires
+from conftest import FULL, requires
 from slopt.solvers import solve
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "three_tier.md"
@@ -105,11 +105,15 @@ def independent_brute_force(inst, keep=lambda rounds: True):
     return best
 
 
+N_BF = 120 if FULL else 24
+
+
 def _instances():
-    """Random heterogeneous, near-ties, memory-tight, capacities over decades, no aggregation."""
+    """Random heterogeneous, near-ties, memory-tight, capacities over decades, no aggregation
+    (24 instances by default, 120 with SLOPT_FULL=1)."""
     rng = np.random.default_rng(2026)
     out = []
-    for k in range(40):
+    for k in range(N_BF):
         N = int(rng.integers(2, 7))
         E = int(rng.integers(1, min(3, N) + 1))
         L = int(rng.integers(2, 5))
