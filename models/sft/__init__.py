@@ -33,19 +33,20 @@ from .system import (  # noqa: F401
     LN2, compute_times, uplink_bits, uplink_bits_grad, downlink_bits, downlink_bits_grad, lora_bits, memory_bytes, accuracy_weights, accuracy, full_band_snr, rate_bps, rate_prime, band_for_rate, p2_bisection, p2_solve, _phases, expected_delay, delay_and_grad, evaluate, make_plan,
 )
 from .formulations import (  # noqa: F401
-    build_p2_cvxpy, build_p2_pyomo, build_minlp, formulations,
+    ExtraConstraints, build_p2_cvxpy, build_p2_pyomo, build_minlp, formulations,
 )
 from .algorithm import (  # noqa: F401
     p2_sqp, theta_vertices, greedy_vertices, theta_local, theta_star, ALMResult, alm, simulate_frame, paper,
 )
 from .exact import (  # noqa: F401
-    block_allocations, exact, exact_minlp,
+    block_allocations, claim11_conditions, _reduce, _face_point, exact, _no_solution, vertex_enumeration,
+    exact_minlp, log,
 )
 from .baselines import (  # noqa: F401
     baseline, _score, _theta_star_scored, _best_blocks_fixed_theta,
 )
 from .methods import (  # noqa: F401
-    _method, _demo_exact, METHODS,
+    plan_from_minlp, _method, _demo_exact, METHODS,
 )
 from .plots import (  # noqa: F401
     demo_plot,
@@ -53,7 +54,8 @@ from .plots import (  # noqa: F401
 
 __all__ = ["SFTInstance", "load", "random_instance", "evaluate", "p2_bisection", "p2_solve", "p2_sqp", "build_p2_pyomo",
            "build_p2_cvxpy", "build_minlp", "alm", "paper", "exact", "exact_minlp", "baseline",
-           "expected_delay", "theta_vertices"]
+           "expected_delay", "theta_vertices", "vertex_enumeration", "claim11_conditions",
+           "plan_from_minlp", "ExtraConstraints"]
 
 register(Problem(
     name="sft",

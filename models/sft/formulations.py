@@ -5,6 +5,8 @@ Claim 4), P0 in SAA form as a Pyomo MINLP (spec §4.1, §5), and :func:`formulat
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -12,13 +14,19 @@ import numpy as np
 from .instance import SFTInstance
 from .system import LN2, _phases, band_for_rate, downlink_bits, full_band_snr, rate_bps, uplink_bits
 
-__all__ = ["build_p2_cvxpy", "build_p2_pyomo", "build_minlp", "formulations"]
+__all__ = ["ExtraConstraints", "build_p2_cvxpy", "build_p2_pyomo", "build_minlp", "formulations"]
+
+#: ``extra_constraints(model, instance) -> None``: adds constraints to a model a builder made.
+ExtraConstraints = Callable[[Any, Any], None]
 
 
-def build_p2_cvxpy(t: np.ndarray, S: np.ndarray, snr: np.ndarray, B_hz: float, rate_model: str = "shannon"):
+def build_p2_cvxpy(t: np.ndarray, S: np.ndarray, snr: np.ndarray, B_hz: float, rate_model: str = "shannon", *,
+                   extra_constraints: ExtraConstraints | None = None, instance: SFTInstance | None = None):
     """P2-U (or P2-D) as a DCP problem in scaled units (Mbit, MHz, s) (spec Claim 4).
 
     R_n = (B / ln 2) (-rel_entr(x_n, x_n + c_n)) is concave; t_n + S_n inv_pos(R_n) <= z is convex.
+    ``extra_constraints(model, instance)`` receives a namespace with the variables ``x``, ``z`` and
+    the list ``constraints`` (append CVXPY constraints to it) before the problem is built.
     Returns (problem, x, z).
     """
     import cvxpy as cp
@@ -35,11 +43,14 @@ def build_p2_cvxpy(t: np.ndarray, S: np.ndarray, snr: np.ndarray, B_hz: float, r
     else:
         R = (Bm / LN2) * (-cp.rel_entr(x, x + c))
     cons = [t + cp.multiply(Sm, cp.inv_pos(R)) <= z, cp.sum(x) <= 1]     # P2-U epigraph, C3
+    if extra_constraints is not None:
+        extra_constraints(SimpleNamespace(x=x, z=z, constraints=cons), instance)
     prob = cp.Problem(cp.Minimize(z), cons)
     return prob, x, z
 
 
-def build_p2_pyomo(t: np.ndarray, S: np.ndarray, snr: np.ndarray, B_hz: float, rate_model: str = "shannon"):
+def build_p2_pyomo(t: np.ndarray, S: np.ndarray, snr: np.ndarray, B_hz: float, rate_model: str = "shannon", *,
+                   extra_constraints: ExtraConstraints | None = None, instance: SFTInstance | None = None):
     """P2-U (or P2-D) as a Pyomo NLP (epigraph form of Algorithm 3), scaled units; for SCIP (global)
     or IPOPT. Returns the model; ``m.z`` is the optimal delay of the phase."""
     import pyomo.environ as pyo
@@ -63,10 +74,13 @@ def build_p2_pyomo(t: np.ndarray, S: np.ndarray, snr: np.ndarray, B_hz: float, r
                              doc="t_n + S_n / R_n(x_n) <= z (Eq. 13)")
     m.C3 = pyo.Constraint(expr=sum(m.x[n] for n in m.N) <= 1, doc="C3")
     m.obj = pyo.Objective(expr=m.z, sense=pyo.minimize)
+    if extra_constraints is not None:
+        extra_constraints(m, instance)
     return m
 
 
-def build_minlp(inst: SFTInstance, H: int | None = None, upper_bound_s: float | None = None):
+def build_minlp(inst: SFTInstance, H: int | None = None, upper_bound_s: float | None = None, *,
+                extra_constraints: ExtraConstraints | None = None):
     """P0 of spec §4.1 in its SAA form (P1 + per-sample P2) as an explicit Pyomo MINLP.
 
     Integer l_n, continuous theta_n, per-sample spectrum shares x_nh, y_nh, epigraph variables
@@ -77,6 +91,9 @@ def build_minlp(inst: SFTInstance, H: int | None = None, upper_bound_s: float | 
     ``upper_bound_s``: the delay of any feasible decision (e.g. the paper algorithm's); it bounds
     z_h, w_h <= H J_ub / K_it and, through the smallest payloads, the shares from below. These
     bounds are valid for every solution at least as good as J_ub and let SCIP close the gap.
+
+    ``extra_constraints(model, instance)`` is called on the finished model (add Pyomo components
+    to it); :func:`~slopt.models.sft.methods.plan_from_minlp` decodes a solved model into a Plan.
     """
     import pyomo.environ as pyo
 
@@ -186,6 +203,8 @@ def build_minlp(inst: SFTInstance, H: int | None = None, upper_bound_s: float | 
         m.agg_C4 = pyo.Constraint(m.H, rule=lambda m, h: sum(m.ya[n, h] for n in m.N) <= 1)
         obj = obj + inst.n_agg * sum(m.za[h] + m.wa[h] for h in m.H) / H
     m.obj = pyo.Objective(expr=obj, sense=pyo.minimize, doc="Eq. 15: expected total delay (SAA)")
+    if extra_constraints is not None:
+        extra_constraints(m, inst)
     return m
 
 

@@ -242,6 +242,15 @@ def make_instance(scenario: Scenario, **params: Any) -> SFTInstance:
     for h in range(gains.shape[0]):
         check_array(f"channel gain (sample {h})", gains[h], names, what="device", allow_zero=False)
 
+    # compute times of Eq. 2-4 at the deepest split must be finite numbers of seconds
+    phi = fig["phi_F_flop"]
+    t_dev = b * ((1 + P["kappa_B"]) * L * phi + fig["phi_emb_flop"]) / f
+    t_srv = b * (1 + P["kappa_B"]) * (L * phi + fig["phi_head_flop"]) * N / float(
+        (sc.edges[0] if sc.edges else sc.servers[0]).compute_flops)
+    if not (np.isfinite(t_dev).all() and math.isfinite(t_srv)):
+        raise ValidationError(f"kappa_B = {P['kappa_B']!r} makes the compute times of Eq. 2-4 non-finite "
+                              f"(device {float(np.max(t_dev)):.4g} s, server {t_srv:.4g} s)", "kappa_B")
+
     # --- C1 memory (Eq. 11) -> closed-form cap (Claim 3)
     m_block = fig["m_w"] + fig["m_lora"] + fig["m_act"]
     m_buf = E * P["beta0"] / 8

@@ -1,16 +1,36 @@
-"""SFT's method table: the wrappers that run each method and return a Plan, and :data:`METHODS`."""
+"""SFT's method table: the wrappers that run each method and return a Plan, the public decoder
+from a solved model to a Plan (:func:`plan_from_minlp`), and :data:`METHODS`."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 from slopt.methods import method
 from slopt.plan import Plan
+from slopt.solvers.result import SolveResult
 
 from .algorithm import paper
 from .baselines import baseline
-from .exact import exact, exact_minlp
+from .exact import exact, exact_minlp, vertex_enumeration
 from .instance import SFTInstance
+from .system import make_plan
 
-__all__ = ["METHODS"]
+__all__ = ["METHODS", "plan_from_minlp"]
+
+
+def plan_from_minlp(inst: SFTInstance, m: Any, solve_result: SolveResult | None = None,
+                    method: str = "minlp") -> Plan:
+    """Decode a solved :func:`~slopt.models.sft.formulations.build_minlp` model into a Plan.
+
+    Reads the keep ratios ``m.theta[n]`` (clipped to [theta_lb, 1]) and the integer blocks
+    ``m.l[n]`` (rounded); the objective is recomputed by :func:`evaluate` on all of the
+    instance's channel samples, so it is the value of the decision, not the model's (the model may
+    use fewer samples or carry extra constraints)."""
+    th = np.array([m.theta[n].value for n in m.N], dtype=float)
+    ll = np.array([round(m.l[n].value) for n in m.N])
+    return make_plan(inst, method, np.clip(th, inst.theta_lb, 1), ll, solve_result=solve_result)
 
 
 def _method(name: str):
@@ -30,6 +50,6 @@ def _demo_exact(inst: SFTInstance, *, solver: str | None = None, time_limit: flo
 
 
 
-METHODS = {"paper": paper, "exact": _demo_exact, "minlp": exact_minlp,
+METHODS = {"paper": paper, "exact": _demo_exact, "vertices": vertex_enumeration, "minlp": exact_minlp,
            **{b: _method(b) for b in ("sl", "sfl", "fl", "cpsl", "no-compression", "equal-spectrum", "fixed-split",
                                       "topk-only", "quant-only")}}

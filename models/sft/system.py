@@ -6,6 +6,7 @@ the SAA objective J of P1 (:func:`expected_delay`, :func:`delay_and_grad`), :fun
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -419,6 +420,9 @@ def make_plan(inst: SFTInstance, method: str, theta: np.ndarray, l: np.ndarray, 
               extra_metrics: dict[str, float] | None = None, **eval_kw: Any) -> Plan:
     """A :class:`slopt.Plan` whose objective is recomputed by :func:`evaluate`."""
     obj, metrics, details = evaluate(inst, theta, l, **eval_kw)
+    if solve_result is not None and solve_result.status == "optimal" and not math.isfinite(obj):
+        solve_result = dataclasses.replace(solve_result, status="error", termination="numerical_error",
+                                           message=solve_result.message + "; objective not finite")
     metrics.update(extra_metrics or {})
     details.update(extra_details or {})
     return Plan(problem="sft", method=method, objective=obj,
