@@ -360,7 +360,9 @@ def _export_quiet(module: Any, args: tuple, kwargs: dict, meta: bool, LastOp: An
             if getattr(err, "data_dependent", False):
                 raise err from exc
     try:
-        with LastOp():
+        with LastOp(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"The tensor attributes .* were assigned "
+                                    r"during export")      # nn.LSTM's _flat_weights
             return torch.export.export(module, args, kwargs=kwargs, strict=False)
     except Exception as exc:  # noqa: BLE001 - every export failure becomes a ValidationError
         raise _untraceable(module, exc, LastOp.last) from exc
@@ -502,6 +504,9 @@ def from_torch(module: Any, example_inputs: Any, example_kwargs: Mapping[str, An
         batch_size = int(flat[0].shape[0]) if flat and flat[0].dim() > 0 else 1
     if batch_size < 1:
         raise ValidationError(f"batch_size = {batch_size}; it must be >= 1", "batch_size")
+    if cost_on == "meta" and _home(module, args, kwargs).type != "meta" and any(
+            isinstance(m, torch.nn.RNNBase) for m in module.modules()):
+        cost_on = "inputs"      # meta kernels unroll every time step of an RNN: far slower
     gran_label = granularity if isinstance(granularity, (str, int)) \
         else getattr(granularity, "__name__", "callable")
     key = None
