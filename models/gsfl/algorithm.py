@@ -131,10 +131,13 @@ def _slots_for(inst: Instance, K: int) -> np.ndarray:
     return np.sort(np.argsort(-inst.edge_flops, kind="stable")[:K])
 
 
-def heuristic(inst: Instance, *, local: bool = True) -> tuple[int, np.ndarray, float]:
+def heuristic(inst: Instance, *, local: bool = True, remap: bool = True) -> tuple[int, np.ndarray, float]:
     """Alg. 4: for every cut and K, LPT on keys a_n + K C_n, Alg. 5, local search; the best
     (c, x) by round latency. Returns (cut, assignment, T_round) under the fixed-SE surrogate
-    (equal to the instance's model unless ``rate_model == "shannon"``)."""
+    (equal to the instance's model unless ``rate_model == "shannon"``).
+
+    With heterogeneous edge servers (shared band, sequential groups) and ``remap``, the groups are
+    re-mapped to the servers by :func:`best_server_mapping` after every accepted move."""
     sur = _surrogate(inst)
     best: tuple[float, int, np.ndarray] | None = None
     for c in inst.cuts:
@@ -152,7 +155,7 @@ def heuristic(inst: Instance, *, local: bool = True) -> tuple[int, np.ndarray, f
                     return v
                 inv = np.searchsorted(slots, x)
                 polish = None
-                if not inst.identical_edges and inst.shared_band and inst.intra_group == "sequential":
+                if remap and not inst.identical_edges and inst.shared_band and inst.intra_group == "sequential":
                     def polish(X: np.ndarray, a_s: np.ndarray = a[:, slots], C: np.ndarray = C,
                                K: int = K) -> np.ndarray:
                         return best_server_mapping(a_s, C, X, K)[0]
