@@ -232,7 +232,7 @@ def test_milp_equals_brute_force_on_tiny_instances(seed, N, E):
     l_u, l_e = 1, 2
     res, rounds = tt.solve_fixed_cut(inst, l_u, l_e, "highs", mip_gap=0)
     T_bf, _ = tt.brute_force_fixed_cut(inst, l_u, l_e)
-    assert res.status == "optimal"
+    assert res.termination == "optimal" and res.gap <= tt.OPT_TOL   # "feasible" when the bound is 1e-9 off
     T = tt.epoch_delay(inst, tt.pair_delays(inst, l_u, l_e), tt.check_schedule(inst, [r.tolist() for r in rounds]))
     # re-evaluated plan = solver objective, to HiGHS's feasibility tolerance (1e-7 per epigraph row,
     # times K, on delays of ~0.1 s: relative 1e-5)
@@ -265,7 +265,8 @@ def test_exact_agrees_across_two_solvers(solvers):
             res, rounds = tt.solve_fixed_cut(inst, l_u, l_e, s, mip_gap=0)
             # CBC's log rounds its bound to 5 digits; slopt.solvers then cannot certify the gap and
             # says "feasible" -- the point is still checked and must agree with HiGHS
-            assert res.status == "optimal" or (s == "cbc" and res.status == "feasible"), (k, s, res.message)
+            assert res.status == "optimal" or (res.status == "feasible" and (s == "cbc" or res.gap <= tt.OPT_TOL)), \
+                (k, s, res.message)
             objs.append(tt.epoch_delay(inst, tt.pair_delays(inst, l_u, l_e), rounds))
         assert objs[0] == pytest.approx(objs[1], rel=1e-5), k
 

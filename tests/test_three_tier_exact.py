@@ -155,7 +155,8 @@ def test_strong_and_spec_forms_agree():
         objs = []
         for strong in (False, True):
             res, rounds = tt.solve_fixed_cut(inst, l_u, l_e, "highs", mip_gap=0, strong=strong)
-            assert res.status == "optimal"
+            # at mip_gap 0 slopt.solvers says "feasible" when the bound is a few 1e-9 off
+            assert res.termination == "optimal" and res.gap <= tt.OPT_TOL, res.message
             objs.append(tt.epoch_delay(inst, tt.pair_delays(inst, l_u, l_e), rounds))
         assert objs[0] == pytest.approx(objs[1], rel=1e-6)
 
