@@ -45,8 +45,8 @@ class ExactResult:
 
 def _exact(inst: Instance, solver: str | None, time_limit: float | None, mip_gap: float | None,
            use_bound: bool = True, *, strong: bool = True, use_incumbent: bool = True,
-           extra_constraints: ExtraConstraints | None = None, options: dict[str, Any] | None = None
-           ) -> ExactResult:
+           extra_constraints: ExtraConstraints | None = None, options: dict[str, Any] | None = None,
+           tee: bool = False) -> ExactResult:
     """Exact P1: every memory-feasible cut pair, in increasing :func:`lower_bound`, pruned when the
     bound reaches the incumbent; the fixed-cut MILP (``strong``: :func:`build_fixed_cut` with the
     sorted bounds and symmetry breaking) at the others, with the incumbent's value as cutoff.
@@ -90,7 +90,7 @@ def _exact(inst: Instance, solver: str | None, time_limit: float | None, mip_gap
         cutoff = inc() * (1 + 1e-6) if math.isfinite(inc()) else None
         res, rounds = solve_fixed_cut(inst, d.l_u, d.l_e, solver, clock.remaining(), gap_req, strong=strong,
                                       symmetry=extra_constraints is None, cutoff=cutoff,
-                                      extra_constraints=extra_constraints, options=opts or None)
+                                      extra_constraints=extra_constraints, options=opts or None, tee=tee)
         seconds += res.seconds
         n_milp += 1
         row["seconds"] = res.seconds

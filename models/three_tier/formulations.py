@@ -238,12 +238,12 @@ _schedule_from_x = schedule_from_model
 def solve_fixed_cut(inst: Instance, l_u: int, l_e: int, solver: str | None = None,
                     time_limit: float | None = None, mip_gap: float | None = None, *, strong: bool = False,
                     symmetry: bool = True, cutoff: float | None = None,
-                    extra_constraints: ExtraConstraints | None = None, options: dict[str, Any] | None = None
-                    ) -> tuple[SolveResult, list[np.ndarray] | None]:
+                    extra_constraints: ExtraConstraints | None = None, options: dict[str, Any] | None = None,
+                    tee: bool = False) -> tuple[SolveResult, list[np.ndarray] | None]:
     """Build (:func:`build_fixed_cut`) and solve the fixed-cut MILP through :func:`slopt.solvers.solve`."""
     m = build_fixed_cut(inst, l_u, l_e, strong=strong, symmetry=symmetry, cutoff=cutoff,
                         extra_constraints=extra_constraints)
-    res = solve(m, solver=solver, time_limit=time_limit, mip_gap=mip_gap, options=options)
+    res = solve(m, solver=solver, time_limit=time_limit, mip_gap=mip_gap, options=options, tee=tee)
     return res, (schedule_from_model(inst, m) if res.ok else None)
 
 

@@ -44,7 +44,8 @@ def algorithm_b(inst: Instance, *, solver: str | None = None, time_limit: float 
 @method
 def exact(inst: Instance, *, solver: str | None = None, time_limit: float | None = None,
           mip_gap: float | None = None, extra_constraints: ExtraConstraints | None = None,
-          options: dict[str, Any] | None = None, strong: bool = True) -> Plan:
+          solver_options: dict[str, Any] | None = None, tee: bool = False, strong: bool = True,
+          options: dict[str, Any] | None = None) -> Plan:
     """Exact P1 (spec §4.4): every memory-feasible cut pair, fixed-cut MILP each.
 
     Cut pairs are visited in increasing order of :func:`lower_bound`; a pair whose bound is not
@@ -55,10 +56,11 @@ def exact(inst: Instance, *, solver: str | None = None, time_limit: float | None
     (cut pairs done, incumbent, bound) goes to the ``slopt.models.three_tier`` logger. Under
     ``time_limit`` (s, shared by all MILPs) the incumbent comes back with the proven bound and
     gap; without an incumbent, a Plan with status ``no_solution`` and the bound.
+    ``solver_options`` (``options``) go to every MILP unchanged; ``tee`` streams the solver logs.
     """
     t0 = time.perf_counter()
     r = _exact(inst, solver, time_limit, mip_gap, strong=strong, extra_constraints=extra_constraints,
-               options=options)
+               options={**(options or {}), **(solver_options or {})}, tee=bool(tee))
     sr = r.solve
     if r.best is None:
         return Plan(PROBLEM, "exact", math.nan, {}, {"bound_s": sr.bound}, {"cut_pairs": r.cut_pairs}, sr,
