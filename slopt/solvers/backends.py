@@ -128,9 +128,16 @@ _ALIASES = {"appsi_highs": "highs", "scip_direct": "scip", "cpsat": "cp-sat", "o
 #: ``limits/gap`` and CP-SAT ``relative_gap_limit`` = 0).
 DEFAULT_GAP = {"highs": 1e-4}
 
-#: Absolute gap below which a bound counts as closed (HiGHS ``mip_abs_gap`` = 1e-6, CP-SAT
-#: ``absolute_gap_limit`` = 1e-4).
-ABS_GAP = {"cp-sat": 1e-4}
+#: Absolute gap below which a bound counts as closed when no ``mip_gap`` is passed (the solvers'
+#: defaults: HiGHS ``mip_abs_gap`` = 1e-6, CP-SAT ``absolute_gap_limit`` = 1e-4; 1e-9 otherwise).
+#: With a ``mip_gap``, HiGHS runs at ``mip_abs_gap`` = 0 and the tolerance is 1e-9 (CP-SAT: 1e-4).
+ABS_GAP = {"highs": 1e-6, "cp-sat": 1e-4}
+
+
+def _abs_tol(name: str, mip_gap: float | None) -> float:
+    if name == "cp-sat":
+        return ABS_GAP["cp-sat"]
+    return ABS_GAP.get(name, 1e-9) if mip_gap is None else 1e-9
 
 #: CVXPY keyword arguments of ``Problem.solve`` that are not solver options.
 _CVXPY_KWARGS = {"warm_start", "ignore_dpp", "canon_backend", "enforce_dpp", "qcp", "gp",
@@ -400,6 +407,7 @@ def _pyomo_options(name: str, time_limit: float | None, mip_gap: float | None) -
         o["log_to_console"] = False  # the banner would spoil --json output; ``tee`` turns it back on
         if mip_gap is not None:
             o["mip_rel_gap"] = float(mip_gap)
+            o["mip_abs_gap"] = 0.0  # the relative gap asked for, not HiGHS's default 1e-6 absolute
     elif name == "glpk":
         if time_limit is not None:
             o["tmlim"] = max(1, math.ceil(time_limit))  # glpsol takes whole seconds
@@ -619,6 +627,7 @@ def _solve_pyomo(m: Any, name: str, time_limit: float | None, mip_gap: float | N
     b = BACKENDS.get(name)
     return finish(termination=term, cert=cert, reported_objective=_num(rep), bound=_num(bnd), minimize=minimize,
                   gap_limit=gap_limit, exact=b.exact if b else True, message=msg, raw=results,
+                  abs_gap_tol=_abs_tol(name, mip_gap),
                   objective_tol=obj_tol(name))
 
 
@@ -713,7 +722,7 @@ def _solve_cbc(m: Any, obj: Any, minimize: bool, time_limit: float | None, mip_g
     if term != "optimal" and not math.isfinite(run.bound):
         msg += "; CBC printed no bound"
     return finish(termination=term, cert=cert, reported_objective=run.objective, bound=run.bound, minimize=minimize,
-                  gap_limit=gap_limit, exact=True, message=msg, raw=run)
+                  gap_limit=gap_limit, exact=True, message=msg, raw=run, abs_gap_tol=_abs_tol("cbc", mip_gap))
 
 
 # --------------------------------------------------------------------------- CVXPY
@@ -734,6 +743,7 @@ def _cvxpy_options(name: str, time_limit: float | None, mip_gap: float | None) -
             o["time_limit"] = float(time_limit)
         if mip_gap is not None:
             o["mip_rel_gap"] = float(mip_gap)
+            o["mip_abs_gap"] = 0.0
     elif name == "scip":
         params = {}
         if time_limit is not None:
@@ -818,6 +828,7 @@ def _solve_cvxpy(prob: Any, name: str, time_limit: float | None, mip_gap: float 
     b = BACKENDS.get(name)
     return finish(termination=term, cert=cert, reported_objective=rep, bound=bound, minimize=minimize,
                   gap_limit=gap_limit, exact=b.exact if b else True, message=msg, raw=prob,
+                  abs_gap_tol=_abs_tol(name, mip_gap),
                   objective_tol=obj_tol(name))
 
 
