@@ -63,7 +63,7 @@ from slopt.scenarios.radio import dbm_to_w, rayleigh_power, shannon_rate_bps
 from slopt.solvers import SolveResult, solve
 from slopt.validate import as_float_array, check_int, check_nonneg, check_positive
 
-from .instance import (DEFAULTS, GHZ, KAPPA_SCALE, PROBLEM, _INSTANCE_KEYS, _PROFILE_KEYS, _SCENARIO_KEYS,
+from .instance import (DEFAULTS, GHZ, KAPPA_SCALE, PARAMS, PROBLEM, TABLE, _INSTANCE_KEYS, _PROFILE_KEYS, _SCENARIO_KEYS,
                        _SERVER_KEYS, CardInstance, _check_instance, _check_server_params, _num, _per_device,
                        layer_figures, load, make_instance, paper_setting, random_instance)
 from .system import (Evaluation, _cut_tables, comm_delay_s, device_delay_s, device_energy_j, evaluate,

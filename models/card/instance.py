@@ -14,7 +14,10 @@ from typing import Any
 import numpy as np
 
 from slopt.errors import InfeasibleError, ValidationError
+from slopt.params import VOCABULARY as V
+from slopt.params import Param, ParamTable, profile_arg, scenario_arg
 from slopt.profiles import ModelGraph
+from slopt.profiles.transformer import PRESETS
 from slopt.scenarios import Channel, Device, Scenario, Server
 from slopt.scenarios.radio import dbm_to_w, rayleigh_power, shannon_rate_bps
 from slopt.validate import as_float_array, check_int, check_nonneg, check_positive
@@ -66,6 +69,72 @@ DEFAULTS: dict[str, Any] = {
     "exact_formulation": "enumeration",     # or "misocp" / "minlp" (per turn; small instances)
     "seed": 0,
 }
+
+_S7 = "spec §7 (reconstructed default)"
+_LORA = ("q", "k", "v", "o", "up", "gate", "down")
+#: Every key ``load(**params)`` / ``slopt solve card --set`` accepts, with its unit, range, default and source.
+PARAMS: dict[str, Param] = {
+    "model": Param("choice", "transformer preset of the default analytic profile", choices=tuple(sorted(PRESETS)),
+                   default="llama2-7b", source=_S7, nullable=False),
+    "seq_len": Param("int", "sequence length S", "tokens", lo=1, default=256, source=_S7, nullable=False),
+    "batch": V["batch"].like(default=4, source=_S7, nullable=False),
+    "bits_per_element": Param("int", "bits per weight / activation element q (a multiple of 8)", "bit", lo=8,
+                              default=16, source=_S7, nullable=False),
+    "lora_rank": Param("int", "LoRA rank Z (None: full fine-tuning)", "", lo=1, default=8, source=_S7),
+    "lora_targets": Param("strs", "LoRA-adapted projections", choices=_LORA, default=["q", "v"], source=_S7,
+                          nullable=False),
+    "rho_B": Param("float", "backward / forward FLOP ratio (None: the profile's own backward FLOP)", "", lo=0,
+                   default=1.0, source="spec §3.3"),
+    "include_head": Param("bool", "count the LM head and embedding FLOP (neglected in §7)", default=False,
+                          source=_S7, nullable=False),
+    "iterations": Param("int", "mini-batches per turn I", "", lo=1, default=10, source=_S7, nullable=False),
+    "rounds": Param("int", "rounds M (at most 10^6: the gains are an M x N array)", "", lo=1, hi=10**6, default=200,
+                    source=_S7, nullable=False),
+    "n_devices": V["n_devices"].like(default=5, source="paper (spec §7 [P])"),
+    "device_flops": V["device_flops"].like(description="device training throughput F_n (one value, or one per "
+                                           "device)", default=list(DEFAULTS["device_flops"]), source=_S7,
+                                           nullable=False),
+    "distance_m_range": Param("range", "device distance to the AP, drawn uniformly", "m", lo=0, lo_open=True,
+                              default=[50.0, 200.0], source=_S7, nullable=False),
+    "device_tx_power_dbm": Param("float", "device transmit power p_n", "dBm", lo=-300, hi=300, default=23.0,
+                                 source=_S7, nullable=False),
+    "device_clock_hz": Param("float", "device clock f_n (device energy, §3.7)", "Hz", lo=0, lo_open=True,
+                             default=1e9, source="spec §3.7", nullable=False),
+    "device_kappa": Param("float", "device switched capacitance", "J s^2/cycle^3", lo=0, default=5e-27,
+                          source="spec §3.7", nullable=False),
+    "server_flop_per_cycle": Param("float", "server FLOP per cycle g_s (312 TFLOP/s at 1.41 GHz)", "FLOP/cycle",
+                                   lo=0, lo_open=True, default=2.21e5, source=_S7),
+    "f_min_hz": Param("float", "lowest server clock f_min (C2)", "Hz", lo=0, lo_open=True, default=0.21e9,
+                      source=_S7),
+    "f_max_hz": Param("float", "highest server clock f_max (C2)", "Hz", lo=0, lo_open=True, default=1.41e9,
+                      source=_S7),
+    "kappa": Param("float", "server switched capacitance (392 W at f_max)", "J s^2/cycle^3", lo=0,
+                   default=1.4e-25, source=_S7),
+    "ap_tx_power_dbm": Param("float", "AP transmit power p_s", "dBm", lo=-300, hi=300, default=43.0, source=_S7,
+                             nullable=False),
+    "bandwidth_hz": V["bandwidth_hz"].like(default=20e6, source=_S7, nullable=False),
+    "noise_psd_dbm_hz": V["noise_psd_dbm_hz"].like(default=-174.0, source=_S7, nullable=False),
+    "omega_T": Param("float", "weight of the training delay in P0", "1", lo=0, default=1.0, source=_S7,
+                     nullable=False),
+    "omega_E": Param("float", "weight of the energy in P0", "s/J", lo=0, default=3.6e-3,
+                     source="spec §7 (f° ~ 1.0 GHz)", nullable=False),
+    "scalarisation": Param("choice", "scalarisation of delay and energy (§5.1)", choices=("weighted", "tchebycheff"),
+                           default="weighted", source="spec §4.1", nullable=False),
+    "t_max_s": Param("float", "delay limit of (C3) (None: off)", "s", lo=0, lo_open=True, default=None,
+                     source="spec §4.1"),
+    "device_memory_bytes": V["device_memory_bytes"].like(description="device memory cap of (C4), one value or one "
+                                                         "per device (None: the scenario's)", default=None,
+                                                         source="spec §4.1"),
+    "c_min": Param("int", "smallest cut c_min (C1)", "", lo=1, default=1, source="spec §4.1", nullable=False),
+    "fixed_cut": Param("int", "cut of the fixed-cut baselines (None: L // 2)", "", lo=1, default=None,
+                       source="spec §7 (c = 16)"),
+    "random_frequency": Param("choice", "frequency draw of the random baseline B4", choices=("uniform", "fmax"),
+                              default="uniform", source="spec §8", nullable=False),
+    "exact_formulation": Param("choice", "formulation the exact method solves", choices=("enumeration", "misocp",
+                               "minlp"), default="enumeration", source="spec §4.3", nullable=False),
+    "seed": V["seed"].like(default=0, source="spec §7 (seed 0 reproduces its figures)", nullable=False),
+}
+TABLE = ParamTable(PROBLEM, PARAMS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -464,20 +533,15 @@ def load(profile: str | ModelGraph | None = None, scenario: str | Scenario | Non
     shipped name or Scenario; gains drawn with ``scenario.gains(rounds, seed)``); default
     :func:`paper_setting` with ``seed``.
     """
-    known = set(DEFAULTS)
-    unknown = set(params) - known
-    if unknown:
-        raise ValidationError(f"unknown parameter(s) {sorted(unknown)} for problem 'card'; known: "
-                              f"{sorted(known)}", sorted(unknown)[0])
+    params = TABLE.check(params)
+    for k in ("lora_targets", "device_flops"):   # one value for a list of them
+        if isinstance(params.get(k), (str, float)):
+            params[k] = [params[k]]
     p = {**DEFAULTS, **params}
     seed = check_int("seed", p["seed"], lo=0)
     _check_server_params(p["f_min_hz"], p["f_max_hz"], p["kappa"])
-    if isinstance(profile, ModelGraph):
-        graph = profile
-    elif profile is not None:
-        from slopt.profiles import read
-
-        graph = read(profile)
+    if profile is not None:
+        graph = profile_arg(profile)
     else:
         from slopt.profiles.transformer import transformer
 
@@ -487,17 +551,12 @@ def load(profile: str | ModelGraph | None = None, scenario: str | Scenario | Non
         graph = transformer(p["model"], seq_len=p["seq_len"], batch=p["batch"], dtype_bytes=bits // 8,
                             lora_rank=p["lora_rank"], lora_targets=tuple(p["lora_targets"]))
     rounds = check_int("rounds", p["rounds"], lo=1)
-    server_kw = {k: p[k] for k in _SERVER_KEYS}
+    server_kw = {k: DEFAULTS[k] if p[k] is None else p[k] for k in _SERVER_KEYS}
     if scenario is None:
         scn, gains = paper_setting(seed, rounds, **{k: p[k] for k in _SCENARIO_KEYS if k in params},
                                    device_memory_bytes=p["device_memory_bytes"], **server_kw)
     else:
-        if isinstance(scenario, Scenario):
-            scn = scenario
-        else:
-            from slopt.scenarios import read as read_scenario
-
-            scn = read_scenario(scenario)
+        scn = scenario_arg(scenario)
         gains = None
         ignored = sorted(k for k in _SCENARIO_KEYS if k in params)
         if ignored:

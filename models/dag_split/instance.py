@@ -14,6 +14,8 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
 from slopt.errors import InfeasibleError, ValidationError
+from slopt.params import VOCABULARY as V
+from slopt.params import Param, ParamTable, profile_arg, scenario_arg
 from slopt.profiles import ModelGraph
 from slopt.validate import check_array, check_int, check_positive
 
@@ -157,6 +159,39 @@ def _check_rates(device_flops: Any, server_flops: Any, uplink_bps: Any, downlink
 #: uploaded tensor is never the raw input, only re-laid out. "inputs" -- only the in-degree-0
 #: vertices (the reading before this rule).
 C1_RULES = ("computing", "inputs")
+
+_S72 = "spec §7.2 (reconstructed default)"
+#: Every key ``load(**params)`` / ``slopt solve dag-split --set`` accepts (the keywords of
+#: :func:`make_instance` and ``seed``), with its unit, range, default and source.
+PARAMS: dict[str, Param] = {
+    "device_flops": V["device_flops"].like(kind="float", description="device throughput f_dev (Eq. 1)",
+                                           default=DEFAULTS["device_flops"], source=_S72, nullable=False),
+    "server_flops": V["server_flops"].like(kind="float", description="server throughput f_srv (Eq. 2)",
+                                           default=DEFAULTS["server_flops"], source=_S72, nullable=False),
+    "uplink_bps": V["uplink_bps"].like(description="uplink rate R_up (Eq. 3)", default=DEFAULTS["uplink_bps"],
+                                       source=_S72, nullable=False),
+    "downlink_bps": V["downlink_bps"].like(description="downlink rate R_dn (Eq. 3)",
+                                           default=DEFAULTS["downlink_bps"], source=_S72, nullable=False),
+    "batch": V["batch"].like(kind="float", lo=0, lo_open=True, description="batch B, samples per iteration (a "
+                             "scale factor of Eqs. 1-3, so any positive number)", default=DEFAULTS["batch"],
+                             source=_S72, nullable=False),
+    "device_pins": Param("layers", "layers forced onto the device (names, indices or a boolean mask)"),
+    "server_pins": Param("layers", "layers forced onto the server, V_srv (names, indices or a boolean mask)"),
+    "pin_inputs": Param("bool", "C1: the input layers (and the raw layers of c1_rule) on the device", default=True,
+                        source="spec §4.2", nullable=False),
+    "pin_outputs": Param("bool", "every output layer on the server (labels stay there)", default=False,
+                         source="spec §10.5", nullable=False),
+    "c1_rule": Param("choice", "which layers C1 pins", choices=C1_RULES, default="computing", source="spec §4.2",
+                     nullable=False),
+    "device_memory_bytes": V["device_memory_bytes"].like(kind="float", description="device memory M_dev of §4.4 "
+                                                         "(None / inf: unconstrained)", source="spec §4.4"),
+    "optimizer_state_factor": Param("float", "optimiser state per trainable byte (Adam: two moments)", "", lo=0,
+                                    default=OPTIMIZER_STATE_FACTOR, source="Kingma & Ba 2015 (spec §4.4)",
+                                    nullable=False),
+    "check": Param("bool", "verify that the pins are not contradictory", default=True, nullable=False),
+    "seed": V["seed"].like(description="seed of rates drawn from the §7.2 ranges (None: the defaults)"),
+}
+TABLE = ParamTable(PROBLEM, PARAMS)
 
 
 def c1_layers(graph: ModelGraph, tau_dev_s: np.ndarray, tau_srv_s: np.ndarray,
@@ -349,18 +384,17 @@ def _scenario_params(scenario: str | Any, seed: int | None) -> dict[str, float]:
                                                                 servers=(sc.edges or sc.servers)[:1]))[0])}
 
 
-def load(profile: str | ModelGraph | None = None, scenario: str | None = None,
+def load(profile: str | ModelGraph | None = None, scenario: Any = None,
          seed: int | None = None, **params: Any) -> SplitInstance:
     """The instance of ``slopt solve dag-split``: a profile (default ``residual_chain``), rates
     from a scenario file or the §7.2 defaults, ``seed`` for rates drawn from the §7.2 ranges,
-    every keyword of :func:`make_instance` as a parameter (``--set uplink_bps=2e7``)."""
-    g = profile if isinstance(profile, ModelGraph) else None
-    if g is None:
-        from slopt.profiles import read
-        g = read(profile or "residual_chain")
+    every keyword of :func:`make_instance` as a parameter (``--set uplink_bps=2e7``; :data:`PARAMS`)."""
+    params = TABLE.check({**params, **({} if seed is None else {"seed": seed})})
+    seed = params.pop("seed", None)
+    g = profile_arg(profile or "residual_chain")
     base: dict[str, Any] = {}
     if scenario is not None:
-        base.update(_scenario_params(scenario, seed))
+        base.update(_scenario_params(scenario_arg(scenario), seed))
     elif seed is not None:
         rng = np.random.default_rng(check_int("seed", seed, lo=0))
         base.update({k: float(rng.uniform(lo, hi)) for k, (lo, hi) in DYNAMIC_RANGES.items()})
