@@ -93,6 +93,7 @@ def timing_study(sizes: list[int], limit: float, misocp_max: int) -> pd.DataFram
     for label, edge in (("M = 4 identical", 100e9), ("M = 4 heterogeneous", [50e9, 100e9, 150e9, 200e9])):
         for N in sizes:
             inst = gsfl.load(n_clients=N, n_edges=4, seed=0, edge_flops=edge)
+            n0 = len(rows)
             t0 = time.perf_counter()
             plan = gsfl.method_exact(inst, time_limit=limit)
             rows.append({"servers": label, "N": N, "method": "exact (set partitioning)", "status": plan.status,
@@ -104,7 +105,7 @@ def timing_study(sizes: list[int], limit: float, misocp_max: int) -> pd.DataFram
                 rows.append({"servers": label, "N": N, "method": "MISOCP (Pyomo + SCIP)", "status": m.status,
                              "seconds": time.perf_counter() - t0, "objective_s": m.objective,
                              "gap": m.solve.gap})
-            print(pd.DataFrame(rows[-2:]).to_string(index=False, header=False), flush=True)
+            print(pd.DataFrame(rows[n0:]).to_string(index=False, header=False), flush=True)
     return pd.DataFrame(rows)
 
 
