@@ -4,23 +4,21 @@ enforced), measured profiles, and bad input."""
 
 from __future__ import annotations
 
-import math
 import socket
 import threading
 import time
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from slopt.errors import SloptError, ValidationError  # noqa: E402
+from slopt.errors import ValidationError  # noqa: E402
 from slopt.models.dag_split import evaluate, make_instance  # noqa: E402
 from slopt.profiles.torch_loader import from_torch  # noqa: E402
-from slopt.runtime import (SplitSession, TokenBucket, reference_step, run_split_training,  # noqa: E402
-                           split_model, synthetic_inputs)
+from slopt.runtime import (TokenBucket, reference_step, run_split_training, split_model,  # noqa: E402
+                           synthetic_inputs)
 from slopt.runtime.link import Link  # noqa: E402
-from slopt.runtime.models import SmallCNN, TinyLM, build  # noqa: E402
+from slopt.runtime.models import SmallCNN, TinyLM  # noqa: E402
 
 pytestmark = pytest.mark.torch
 

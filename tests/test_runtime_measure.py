@@ -113,7 +113,7 @@ def test_validate_plan_table(small):
     D = g.names[:3]
     res = validate_plan(m, x, g, D, rates=[2e6], iterations=1, warmup=0, memory=False)
     t = res.table
-    assert list(t.component) == ["device_compute", "server_compute", "upload", "download", "total"]
+    assert list(t.component) == ["device_compute", "server_compute", "upload", "download", "total", "parts_total"]
     up = t[t.component == "upload"].iloc[0]
     # rate-bound: the measured upload is at least the predicted B a / R (framing adds a little)
     assert up.measured_s >= up.predicted_s

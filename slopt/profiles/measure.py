@@ -58,7 +58,7 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
                   graph: ModelGraph | None = None,
                   granularity: str | int | Callable[[str], str] = "module", warmup: int = 2,
                   repeats: int = 5, threads: int | None = 1, whole_model: bool = True,
-                  traced: Any = None, statistic: str = "median") -> pd.DataFrame:
+                  traced: Any = None, statistic: str = "median", clock: str | None = None) -> pd.DataFrame:
     """Time every vertex's forward and backward (seconds per batch of ``example_inputs``).
 
     Parameters
@@ -72,6 +72,9 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
     whole_model : also time ``repeats`` whole training steps for the calibration figure
     statistic : ``"median"`` of the repeats (default) or ``"min"`` (best of the repeats: the
         figure least disturbed by other processes on a shared machine)
+    clock : ``"cpu"`` (``time.process_time``: CPU seconds of this process, which do not grow
+        while another process holds the core — the default for CPU models, where one torch
+        thread does the work) or ``"wall"`` (``time.perf_counter``; the default on CUDA)
 
     Returns a DataFrame with one row per vertex: ``name``, ``forward_s``, ``backward_s``,
     ``forward_spread_s``, ``backward_spread_s``; ``attrs`` holds the batch, the settings and the
@@ -94,6 +97,10 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
                               "real tensors (build the model on 'cpu' or 'cuda')", "example_inputs")
     dev = flat[0].device if flat else torch.device("cpu")
     cuda = dev.type == "cuda"
+    clock = clock or ("wall" if cuda else "cpu")
+    if clock not in ("cpu", "wall"):
+        raise ValidationError(f"clock = {clock!r}; choose cpu or wall", "clock")
+    now = time.process_time if clock == "cpu" else time.perf_counter
 
     def sync() -> None:
         if cuda:  # pragma: no cover - no GPU on the test machine
@@ -147,11 +154,11 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
                 for i in range(int(warmup) + int(repeats)):
                     args_i = fresh()
                     sync()
-                    t0 = time.perf_counter()
+                    t0 = now()
                     res = gm(*args_i)
                     sync()
                     if i >= warmup:
-                        fw.append(time.perf_counter() - t0)
+                        fw.append(now() - t0)
                 bw: list[float] = []
                 for i in range(int(warmup) + int(repeats)):
                     res = gm(*fresh())
@@ -160,11 +167,11 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
                         break
                     ones = [torch.ones_like(t) for t in rg]
                     sync()
-                    t0 = time.perf_counter()
+                    t0 = now()
                     torch.autograd.grad(rg, leaves, ones, allow_unused=True)
                     sync()
                     if i >= warmup:
-                        bw.append(time.perf_counter() - t0)
+                        bw.append(now() - t0)
                 for k, t in zip(outs, res):
                     env[k] = t.detach().requires_grad_(True) if (
                         isinstance(t, torch.Tensor) and t.requires_grad) else (
@@ -174,7 +181,7 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
                 b_med, b_spr = _stats(bw, statistic)
                 rows.append({"name": name, "forward_s": f_med, "backward_s": b_med,
                              "forward_spread_s": f_spr, "backward_spread_s": b_spr})
-        whole = _whole_step(module, args, kwargs, warmup, repeats, sync, statistic) if whole_model else None
+        whole = _whole_step(module, args, kwargs, warmup, repeats, sync, statistic, now) if whole_model else None
     finally:
         with torch.no_grad():
             for k, b in module.named_buffers():
@@ -182,7 +189,7 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
                     b.copy_(saved[k])
         torch.set_num_threads(prev_threads)
     df = pd.DataFrame(rows)
-    df.attrs.update(batch=batch, warmup=int(warmup), repeats=int(repeats), statistic=statistic,
+    df.attrs.update(batch=batch, warmup=int(warmup), repeats=int(repeats), statistic=statistic, clock=clock,
                     threads=int(threads or prev_threads), device=str(dev), host=platform.node(),
                     processor=platform.processor() or platform.machine(),
                     torch=torch.__version__, whole_step_s=whole)
@@ -200,7 +207,7 @@ def _ordered(tr: Any, args: tuple, kwargs: dict) -> Any:
 
 
 def _whole_step(module: Any, args: tuple, kwargs: dict, warmup: int, repeats: int, sync: Any,
-                statistic: str = "median") -> float:
+                statistic: str = "median", now: Any = time.perf_counter) -> float:
     """Median (or best) seconds of one whole forward + backward (loss = ``.loss`` or the sum of outputs)."""
     from slopt.profiles.torch_loader import _default_loss
 
@@ -208,13 +215,13 @@ def _whole_step(module: Any, args: tuple, kwargs: dict, warmup: int, repeats: in
     for i in range(int(warmup) + int(repeats)):
         module.zero_grad(set_to_none=True)
         sync()
-        t0 = time.perf_counter()
+        t0 = now()
         loss = _default_loss(module(*args, **kwargs))
         if loss is not None:
             loss.backward()
         sync()
         if i >= warmup:
-            ts.append(time.perf_counter() - t0)
+            ts.append(now() - t0)
     module.zero_grad(set_to_none=True)
     return float(statistics.median(ts) if statistic == "median" else min(ts))
 

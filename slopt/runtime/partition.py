@@ -307,7 +307,8 @@ def _build_part(tr: Traced, members: Sequence[Any], wanted: Sequence[str]) -> tu
 
     for n in members:
         for a in n.all_input_nodes:
-            get(a) if a.name not in env else None
+            if a.name not in env:
+                get(a)
         env[n.name] = g.node_copy(n, lambda a: env[a.name])
     outs = [env[w] if w in env else get(_Named(w)) for w in wanted]
     g.output(tuple(outs))
@@ -372,7 +373,6 @@ def split_model(module: Any, example_inputs: Any, graph: ModelGraph, device_set:
 
     dev_nodes, srv_nodes = closure(DEVICE), closure(SERVER)
     dev_set = {n.name for n in dev_nodes if side.get(n.name) == DEVICE}
-    srv_set = {n.name for n in srv_nodes}
     srv_reads = [a.name for n in srv_nodes for a in n.all_input_nodes]
     outs_on_dev = [o for o in user_out if o in dev_set]
     if outs_on_dev and len(outs_on_dev) < len(user_out):
@@ -422,7 +422,6 @@ def split_model(module: Any, example_inputs: Any, graph: ModelGraph, device_set:
         parts.append(Part(gm, [o for o in order if o not in params and o not in buffers], outs, params,
                            buffers, pnames, order))
     cut_vertex = [tr.vertex_of.get(c, -1) for c in cut]
-    del srv_set
     return SplitModel(parts[0], parts[1], cut, cut_vertex, raw, user_out, user_in, x, tr.out_spec,
                       tr.names)
 

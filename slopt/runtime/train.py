@@ -131,6 +131,8 @@ class IterationRecord:
     uplink_bps: float
     downlink_bps: float
     latency_s: float
+    device_compute_cpu_s: float = 0.0
+    server_compute_cpu_s: float = 0.0
 
     @property
     def device_compute_s(self) -> float:
@@ -180,6 +182,7 @@ class RunResult:
         df = self.to_frame()
         df = df[df.iteration >= self.warmup] if (df.iteration >= self.warmup).any() else df
         cols = ["wall_s", "device_compute_s", "server_compute_s", "upload_s", "download_s", "other_s",
+                "device_compute_cpu_s", "server_compute_cpu_s",
                 "device_forward_s", "device_backward_s", "device_step_s", "server_forward_s",
                 "server_backward_s", "server_step_s"]
         out = {c: float(getattr(df[c], statistic)()) for c in cols}
@@ -221,6 +224,8 @@ def _server_main(port: int, blob: bytes) -> None:  # pragma: no cover - runs in 
             for k in leaf:                  # a clone: in-place operators (ReLU(inplace=True))
                 feed[k] = leaf[k].clone()   # may modify it, as in the whole model
 
+            c0 = time.process_time()
+
             def step() -> tuple[Any, float, float, float]:
                 t0 = time.monotonic()
                 out = part(feed)
@@ -243,8 +248,10 @@ def _server_main(port: int, blob: bytes) -> None:  # pragma: no cover - runs in 
                 opt.step()
                 opt.zero_grad(set_to_none=True)
             t3 = time.monotonic()
+            c3 = time.process_time()
             back = {k: leaf[k].grad for k in h["needs_grad"]}
-            link.send("bwd", back, it=h["it"], loss=float(loss.detach()), server_forward_s=t1 - t0,
+            link.send("bwd", back, it=h["it"], loss=float(loss.detach()), server_cpu_s=c3 - c0,
+                      server_forward_s=t1 - t0,
                       server_backward_s=t2 - t1, server_step_s=t3 - t2, upload_end=msg.t_received,
                       upload_payload_bytes=msg.payload_bytes, upload_wire_bytes=msg.wire_bytes)
     finally:
@@ -398,9 +405,9 @@ class SplitSession:
         inputs = synthetic_inputs(self.example, it, self.seed, self.batch, self.int_high)
         feed = dict(zip(sm.user_inputs, inputs))
         info: dict[str, Any] = {"expected_up": 0, "expected_dn": 0}
-        t0 = time.monotonic()
+        c0, t0 = time.process_time(), time.monotonic()
         out = sm.device(feed) if sm.device is not None else {}
-        t1 = time.monotonic()
+        c1, t1 = time.process_time(), time.monotonic()
         if sm.server is None:                      # D = V: the device trains alone
             flat = [out[k] for k in sm.device.outputs]
             loss = self.loss_fn(flat, synthetic_target(flat, it, self.seed))
@@ -413,7 +420,7 @@ class SplitSession:
                 self.opt.zero_grad(set_to_none=True)
             t3 = time.monotonic()
             rec = IterationRecord(it, t3 - t0, t1 - t0 + 0.0, t2 - t1, t3 - t2, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                  float(loss.detach()), r_up, r_dn, latency_s)
+                                  float(loss.detach()), r_up, r_dn, latency_s, time.process_time() - c0)
             return rec, info
         up = {k: out[k] if k in out else feed[k] for k in sm.cut + sm.raw_inputs}
         needs = [k for k in sm.cut if isinstance(up[k], torch.Tensor) and up[k].requires_grad]
@@ -430,7 +437,7 @@ class SplitSession:
             get_tracker = _active_tracker()
             if get_tracker is not None:
                 get_tracker.add(list(t for t in msg.tensors.values() if t is not None))
-        t4 = time.monotonic()
+        c4, t4 = time.process_time(), time.monotonic()
         pairs = [(out[k], msg.tensors[k]) for k in needs if msg.tensors.get(k) is not None]
         if pairs:
             torch.autograd.backward([a for a, _ in pairs], [g for _, g in pairs])
@@ -440,7 +447,7 @@ class SplitSession:
         if self.opt is not None:
             self.opt.step()
             self.opt.zero_grad(set_to_none=True)
-        t6 = time.monotonic()
+        c6, t6 = time.process_time(), time.monotonic()
         if is_mem:
             self.link.configure(math.inf)
             self.link.send("report")
@@ -451,7 +458,7 @@ class SplitSession:
             it, t6 - t0, t1 - t0, t5 - t4, t6 - t5, h["server_forward_s"], h["server_backward_s"],
             h["server_step_s"], h["upload_end"] - sent["t_start"], msg.t_received - h["t_send"],
             h["upload_payload_bytes"], h["upload_wire_bytes"], msg.payload_bytes, msg.wire_bytes,
-            h["loss"], r_up, r_dn, latency_s)
+            h["loss"], r_up, r_dn, latency_s, (c1 - c0) + (c6 - c4), h["server_cpu_s"])
         return rec, info
 
 

@@ -14,6 +14,12 @@ warm-up):
 | upload | Σ_u z_u B a_u / R_up | first byte offered on the device -> last byte decoded on the server |
 | download | Σ_u z_u B g_u / R_dn | first byte offered on the server -> last byte decoded on the device |
 | total | T(D) + 2 x latency | wall time of the iteration on the device |
+| parts total | T(D) + 2 x latency | device compute + server compute + upload + download |
+
+Compute is measured with the clock the profile was measured with: CPU seconds of each side's
+process by default (``time.process_time``; it does not grow while another job holds the core, so
+a run on a shared machine is compared like for like with per-layer times that were measured the
+same way), or wall seconds (``compute_clock="wall"``).
 
 The model has no optimiser step, no serialisation and no latency term; the latency is added to
 the predicted total (one propagation delay per direction), the other two stay in the measured
@@ -37,7 +43,7 @@ from slopt.runtime.train import RunResult, SplitSession, cross_entropy_loss
 
 __all__ = ["predict", "validate_plan", "ValidationResult", "plot_validation", "COMPONENTS"]
 
-COMPONENTS = ("device_compute", "server_compute", "upload", "download", "total")
+COMPONENTS = ("device_compute", "server_compute", "upload", "download", "total", "parts_total")
 
 
 def predict(graph: ModelGraph, device_set: Any, *, uplink_bps: float, downlink_bps: float, batch: float,
@@ -50,7 +56,7 @@ def predict(graph: ModelGraph, device_set: Any, *, uplink_bps: float, downlink_b
     ev = evaluate(inst, x, check=False)
     return {"device_compute": ev["device_compute_s"], "server_compute": ev["server_compute_s"],
             "upload": ev["upload_s"], "download": ev["download_s"],
-            "total": ev["delay_s"] + 2 * float(latency_s)}
+            "total": ev["delay_s"] + 2 * float(latency_s), "parts_total": ev["delay_s"] + 2 * float(latency_s)}
 
 
 @dataclass
@@ -82,7 +88,8 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
                   threads: int = 1, loss_fn: Callable[..., Any] = cross_entropy_loss,
                   optimizer: tuple[str, dict[str, Any]] = ("sgd", {"lr": 1e-3}), memory: bool = True,
                   compress: Mapping[str, Any] | None = None, split: SplitModel | None = None,
-                  statistic: str = "median", **instance: Any) -> ValidationResult:
+                  statistic: str = "median", compute_clock: str | None = None,
+                  **instance: Any) -> ValidationResult:
     """Predicted versus measured delay of a dag-split plan, per component, over a sweep of rates.
 
     Parameters
@@ -97,6 +104,9 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
     statistic : per-component statistic over the iterations (``median``; ``min`` = best of K,
         least disturbed by other processes; both are in ``table`` as ``measured_s`` and
         ``measured_min_s``)
+    compute_clock : ``"cpu"`` (CPU seconds of each side's process) or ``"wall"`` for the two
+        compute components; default: the clock the profile's times were measured with
+        (``provenance["measured"]["device"]["clock"]``, else wall)
     instance : other :func:`~slopt.models.dag_split.make_instance` keywords (``device_flops``...)
 
     Raises
@@ -116,6 +126,11 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
                               granularity=granularity)
     flat = list(torch.utils._pytree.tree_leaves((list(args), dict(example_kwargs or {}))))
     b = int(batch or (flat[0].shape[0] if flat and flat[0].dim() else 1))
+    if compute_clock is None:
+        compute_clock = ((graph.provenance or {}).get("measured", {}).get("device") or {}).get("clock", "wall")
+    if compute_clock not in ("cpu", "wall"):
+        raise ValidationError(f"compute_clock = {compute_clock!r}; choose cpu or wall", "compute_clock")
+    suffix = "_cpu_s" if compute_clock == "cpu" else "_s"
     rows, runs = [], []
     with SplitSession(sm, flat, batch=batch, loss_fn=loss_fn, optimizer=optimizer, threads=threads) as s:
         for up, dn in pairs:
@@ -124,9 +139,14 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
             runs.append(res)
             m = res.summary(statistic)
             lo = res.summary("min")
-            key = {"device_compute": "device_compute_s", "server_compute": "server_compute_s",
+            key = {"device_compute": "device_compute" + suffix, "server_compute": "server_compute" + suffix,
                    "upload": "upload_s", "download": "download_s", "total": "wall_s"}
             measured = {c: m[k] for c, k in key.items()}
+            measured["parts_total"] = sum(measured[c] for c in ("device_compute", "server_compute", "upload",
+                                                                "download"))
+            lo = dict(lo)
+            lo["parts_total"] = sum(lo[key[c]] for c in ("device_compute", "server_compute", "upload", "download"))
+            key["parts_total"] = "parts_total"
             pred = predict(graph, sm.mask, uplink_bps=up, downlink_bps=dn, batch=b, latency_s=latency_s,
                            **instance)
             for c in COMPONENTS:
@@ -149,7 +169,7 @@ def plot_validation(result: ValidationResult, ax: Any = None, path: str | Path |
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
     t = result.table
-    for i, c in enumerate(COMPONENTS):
+    for i, c in enumerate(COMPONENTS[:5]):
         d = t[t.component == c].sort_values("uplink_bps")
         col = f"C{i}"
         ax.plot(d.uplink_bps, d.predicted_s, "--", color=col, lw=1.2)
