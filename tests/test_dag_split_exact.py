@@ -191,7 +191,7 @@ def test_combinatorial_methods_are_exact(chunk):
         want = solve_oracle(c)
         if want is None:
             for f in (lambda: ds.algorithm_a(inst), lambda: ds.algorithm_a(inst, "networkx"),
-                      lambda: ds.brute_force(inst), lambda: ds.algorithm_b2(inst)):
+                      lambda: ds.brute_force(inst), lambda: ds.algorithm_b2(inst, min_layers=0)):
                 with pytest.raises(InfeasibleError):
                     f()
             infeasible += 1
@@ -200,7 +200,7 @@ def test_combinatorial_methods_are_exact(chunk):
         for name, (x, value) in {
                 "a": ds.algorithm_a(inst), "a-networkx": ds.algorithm_a(inst, "networkx"),
                 "a-netted": ds.algorithm_a(inst, net_terminals=True),
-                "brute": ds.brute_force(inst)[:2], "b2": ds.algorithm_b2(inst)[:2]}.items():
+                "brute": ds.brute_force(inst)[:2], "b2": ds.algorithm_b2(inst, min_layers=0)[:2]}.items():
             got = tuple(np.flatnonzero(x).tolist())
             assert ds.exact_delay(inst, x) == T, (seed, name, got, D)
             assert got == D, (seed, name, got, D)
@@ -257,6 +257,9 @@ def test_near_tie_reproducer(method):
         == (Fraction(1e-6) * 3 + Fraction(1e-6), (0, 1))
     plan = ds.METHODS[method](inst)
     assert plan.decision["device_layers"] == ["v0", "v1"], method
+    if method == "b2":  # the block path itself, not only the small-graph shortcut to A
+        x, _, info = ds.algorithm_b2(inst, min_layers=0)
+        assert info["fallback"] is None and np.flatnonzero(x).tolist() == [0, 1]
     assert plan.objective == float(ds.exact_delay(inst, [0, 1])) == pytest.approx(4e-6, rel=1e-15)
     assert plan.status == "optimal"
     # the other split is exactly 2e-13 s worse (up to the float value of 1e-6 + 2e-13)
@@ -332,3 +335,20 @@ def test_tiny_time_limit_never_raises():
     assert plan.status in ("optimal", "feasible", "no_solution")
     if plan.status == "no_solution":
         assert math.isnan(plan.objective)
+
+
+def test_exponent_range_beyond_int64_refinement():
+    """Delays 10^-300 next to 10^10 s (over 1,000 bits apart): the exact path falls back to
+    exact Python integers and still returns the oracle's split."""
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        n = 6
+        edges = [(u, w) for w in range(1, n) for u in range(w) if rng.random() < 0.5]
+        dev, srv, com = (np.where(rng.random(n) < 0.5, 1e-300, 1e10) * rng.uniform(1, 2, n)
+                         for _ in range(3))
+        c = dict(n=n, edges=edges, dev=dev, srv=srv, com=com, block=None, srv_pins=[], dev_pins=[])
+        T, D = solve_oracle(c)
+        inst = instance(c)
+        for backend in ("ortools", "networkx"):
+            x, v = ds.algorithm_a(inst, backend)
+            assert tuple(np.flatnonzero(x).tolist()) == D and v == float(T)

@@ -57,7 +57,8 @@ from .formulations import (  # noqa: F401
     formulations,
 )
 from .algorithm import (  # noqa: F401
-    algorithm_a, _units, algorithm_b1, MacroChain, _MACRO_CACHE, macro_chain, _macro_chain,
+    algorithm_a, _units, algorithm_b1, B2_MIN_LAYERS, MacroChain, _MACRO_CACHE, macro_chain,
+    _macro_chain,
     _solve_units, _delay_classes, algorithm_b2,
 )
 from .baselines import (  # noqa: F401

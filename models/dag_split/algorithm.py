@@ -293,8 +293,16 @@ def _delay_classes(inst: SplitInstance, mc: MacroChain) -> np.ndarray:
     return cls
 
 
+#: B2 uses the block abstraction from this many layers on, below it goes straight to A.
+#: Measured (benchmarks/dag_split.py, one run on the shared 2-core machine): on the 13 shipped
+#: profiles (8-517 layers) B2's block path took 1.3-4x A's time; on ResNet-type block models
+#: A/B2 was 1.1 at 902 layers, 6 at 9,002 and 28 at 100,001.
+B2_MIN_LAYERS = 1000
+
+
 def algorithm_b2(inst: SplitInstance, memo: bool = True, backend: str = "ortools",
-                 strict: bool = False) -> tuple[np.ndarray, float, dict[str, Any]]:
+                 strict: bool = False, min_layers: int | None = None
+                 ) -> tuple[np.ndarray, float, dict[str, Any]]:
     """Algorithm B2 (spec §5.3): block abstraction with exact in-block refinement.
 
     For each unit k of the macro-chain, I_k is the min cut of {p_k} u L_k (p_k on the device
@@ -306,7 +314,10 @@ def algorithm_b2(inst: SplitInstance, memo: bool = True, backend: str = "ortools
     (:func:`macro_chain`).
 
     On a graph that is not a macro-chain, B2 falls back to Algorithm A (``info['fallback']``)
-    unless ``strict``, which raises :class:`ValidationError`.
+    unless ``strict``, which raises :class:`ValidationError`. A macro-chain with fewer than
+    ``min_layers`` layers (default :data:`B2_MIN_LAYERS`; ``strict`` implies 0) goes straight to
+    A, where the block path does not pay. The warm path (decomposition and A's network cached
+    per graph, only delays changed) is what the dynamic study uses.
 
     Returns ``(device mask, T of the best candidate, info)``.
     """
@@ -317,6 +328,11 @@ def algorithm_b2(inst: SplitInstance, memo: bool = True, backend: str = "ortools
                                   "block")
         x, v = algorithm_a(inst, backend)
         return x, v, {"fallback": "A", "reason": mc, "n_units": 0, "n_subproblems": 1, "n_maxflows": 1}
+    floor = 0 if strict else (B2_MIN_LAYERS if min_layers is None else min_layers)
+    if inst.n < floor:
+        x, v = algorithm_a(inst, backend)
+        return x, v, {"fallback": "A", "reason": f"{inst.n} layers < min_layers = {floor}",
+                      "n_units": mc.k, "n_subproblems": 1, "n_maxflows": 1}
     K = mc.k
     cls = _delay_classes(inst, mc) if memo else np.arange(K)
     n_cls = int(cls.max()) + 1

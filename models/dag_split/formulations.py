@@ -5,7 +5,8 @@ CVXPY, variables named after the spec's symbols (x_v, y_u)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from collections.abc import Callable
 from fractions import Fraction
 from types import SimpleNamespace
@@ -14,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from slopt.errors import InfeasibleError, SloptError, ValidationError
+
+from slopt.profiles import ModelGraph
 
 from .instance import SplitInstance
 from .system import dyadic, exact_sum
@@ -41,6 +44,7 @@ class FlowNetwork:
     aux_of: np.ndarray  # auxiliary vertex of each layer, -1 if none
     constant_s: float = 0.0  # delay paid by every cut (netted terminal arcs), added to the cut
     constant_terms: np.ndarray | None = None  # the terms whose exact sum is constant_s
+    structure: Any = field(default=None, repr=False, compare=False)  # cached arcs, solver
 
     @property
     def n_arcs(self) -> int:
@@ -65,50 +69,80 @@ def flow_network(inst: SplitInstance, drop_zero: bool = True, reverse_edges: boo
     and keeps a single terminal arc for the difference, so about half the terminal arcs vanish
     and less flow is pushed; every cut value shifts by the same sum of c_v.
     """
+    if not net_terminals:
+        st = _structure(inst, drop_zero, reverse_edges)
+        vals = np.concatenate([inst.tau_srv_s, inst.tau_dev_s, inst.tau_com_s, [np.inf]])
+        return FlowNetwork(inst.n, st["t"] + 1, st["s"], st["t"], st["tail"], st["head"],
+                           vals[st["value"]], st["aux_of"], 0.0, None, st)
     g = inst.graph
     n = g.n
+    c = np.where(inst.device_pin, inst.tau_dev_s,
+                 np.where(inst.server_pin, inst.tau_srv_s, np.minimum(inst.tau_dev_s, inst.tau_srv_s)))
+    # net only where the difference is exact in float64 (so that no cut value changes)
+    hi = np.maximum(inst.tau_dev_s, inst.tau_srv_s)
+    c = np.where(((hi - c) - hi) + c == 0.0, c, 0.0)
+    cap_sv = np.where(inst.device_pin, np.inf, inst.tau_srv_s - c)
+    cap_vt = np.where(inst.server_pin, np.inf, inst.tau_dev_s - c)
+    tail, head, value, aux_of, s, t = _arcs(g, inst.device_pin, inst.server_pin, reverse_edges)
+    vals = np.concatenate([cap_sv, cap_vt, inst.tau_com_s, [np.inf]])
+    cap = vals[value]
+    if drop_zero:
+        keep = cap > 0
+        tail, head, cap = tail[keep], head[keep], cap[keep]
+    return FlowNetwork(n, t + 1, s, t, tail, head, cap, aux_of, math.fsum(c.tolist()), c)
+
+
+def _arcs(g: ModelGraph, device_pin: np.ndarray, server_pin: np.ndarray, reverse_edges: bool
+          ) -> tuple[np.ndarray, ...]:
+    """The arcs of H (lines 1-12) and, for each, the index of its capacity in the vector
+    [tau_srv (n), tau_dev (n), tau_com (n), inf]."""
+    n = g.n
     src, dst = g.src, g.dst
-    outdeg = g.out_degree
-    multi = outdeg > 1
+    multi = g.out_degree > 1
     aux_ids = np.flatnonzero(multi)
     aux_of = np.full(n, -1, dtype=np.int64)
     aux_of[aux_ids] = n + np.arange(aux_ids.size)
     s, t = n + aux_ids.size, n + aux_ids.size + 1
     V = np.arange(n, dtype=np.int64)
-    inf = np.inf
-    const = 0.0
-    const_terms = None
-    if net_terminals:
-        c = np.where(inst.device_pin, inst.tau_dev_s,
-                     np.where(inst.server_pin, inst.tau_srv_s, np.minimum(inst.tau_dev_s, inst.tau_srv_s)))
-        # net only where the difference is exact in float64 (so that no cut value changes)
-        hi = np.maximum(inst.tau_dev_s, inst.tau_srv_s)
-        c = np.where((hi - c) + c == hi, c, 0.0)
-        c = np.where(((hi - c) - hi) + c == 0.0, c, 0.0)
-        const_terms = c
-        const = math.fsum(c.tolist())
-        cap_sv = np.where(inst.device_pin, inf, inst.tau_srv_s - c)
-        cap_vt = np.where(inst.server_pin, inf, inst.tau_dev_s - c)
-    else:
-        cap_sv = np.where(inst.device_pin, inf, inst.tau_srv_s)      # lines 3, 5
-        cap_vt = np.where(inst.server_pin, inf, inst.tau_dev_s)      # lines 4, 6
-    tau_com = inst.tau_com_s
+    INF = 3 * n
     e_multi = multi[src]
     tails = [np.full(n, s), V, aux_ids, aux_of[src[e_multi]], src[~e_multi], dst]
     heads = [V, np.full(n, t), aux_of[aux_ids], dst[e_multi], dst[~e_multi], src]
-    caps = [cap_sv, cap_vt, tau_com[aux_ids],                        # lines 9
-            np.full(int(e_multi.sum()), inf),                        # line 11
-            tau_com[src[~e_multi]],                                  # single-successor shortcut
-            np.full(src.size, inf)]                                  # line 12
+    value = [np.where(device_pin, INF, V), np.where(server_pin, INF, n + V),   # lines 3-6
+             2 * n + aux_ids,                                                # line 9
+             np.full(int(e_multi.sum()), INF),                               # line 11
+             2 * n + src[~e_multi],                                          # single successor
+             np.full(src.size, INF)]                                         # line 12
     if not reverse_edges:
-        tails, heads, caps = tails[:-1], heads[:-1], caps[:-1]
-    tail = np.concatenate(tails).astype(np.int64)
-    head = np.concatenate(heads).astype(np.int64)
-    cap = np.concatenate(caps)
+        tails, heads, value = tails[:-1], heads[:-1], value[:-1]
+    ix = np.int32 if t + 2 < 2 ** 31 else np.int64  # int32 ids: half the memory traffic
+    tail = np.concatenate([np.asarray(a, dtype=ix) for a in tails])
+    head = np.concatenate([np.asarray(a, dtype=ix) for a in heads])
+    return tail, head, np.concatenate(value), aux_of, s, t
+
+
+#: per graph: the arcs of H for the last (pins, zero pattern) seen, reused when only the rates
+#: change (the dynamic study re-splits one graph per slot); also holds the OR-Tools solver
+_STRUCTURES: "weakref.WeakKeyDictionary[ModelGraph, dict[str, Any]]" = weakref.WeakKeyDictionary()
+
+
+def _structure(inst: SplitInstance, drop_zero: bool, reverse_edges: bool) -> dict[str, Any]:
+    """The cached arcs of H for this graph, pins and pattern of zero delays (a zero delay drops
+    its arc), rebuilt when any of them changed."""
+    zero = np.concatenate([inst.tau_srv_s == 0, inst.tau_dev_s == 0, inst.tau_com_s == 0])
+    key = (drop_zero, reverse_edges, np.packbits(inst.device_pin).tobytes(),
+           np.packbits(inst.server_pin).tobytes(), np.packbits(zero).tobytes() if drop_zero else b"")
+    st = _STRUCTURES.get(inst.graph)
+    if st is not None and st["key"] == key:
+        return st
+    tail, head, value, aux_of, s, t = _arcs(inst.graph, inst.device_pin, inst.server_pin,
+                                            reverse_edges)
     if drop_zero:
-        keep = cap > 0
-        tail, head, cap = tail[keep], head[keep], cap[keep]
-    return FlowNetwork(n, t + 1, s, t, tail, head, cap, aux_of, const, const_terms)
+        keep = ~np.append(zero, False)[value]
+        tail, head, value = tail[keep], head[keep], value[keep]
+    st = {"key": key, "tail": tail, "head": head, "value": value, "aux_of": aux_of, "s": s, "t": t}
+    _STRUCTURES[inst.graph] = st
+    return st
 
 
 def _integer_capacities(net: FlowNetwork) -> tuple[np.ndarray, float, int]:
@@ -131,16 +165,25 @@ def _integer_capacities(net: FlowNetwork) -> tuple[np.ndarray, float, int]:
 
 
 def _ortools_maxflow(tail: np.ndarray, head: np.ndarray, cap: np.ndarray, s: int, t: int,
-                     n_nodes: int) -> tuple[int, np.ndarray, np.ndarray]:
+                     n_nodes: int, cache: dict[str, Any] | None = None
+                     ) -> tuple[int, np.ndarray, np.ndarray]:
     """OR-Tools ``SimpleMaxFlow`` (push-relabel, C++) on int64 capacities: (value, flow per arc,
-    source side = vertices reachable from s in the residual graph)."""
+    source side = vertices reachable from s in the residual graph). With ``cache`` (a cached
+    structure of :func:`_structure`) the solver object and its arcs are kept and only the
+    capacities are reset (``set_arcs_capacity``)."""
     from ortools.graph.python import max_flow
 
-    mf = max_flow.SimpleMaxFlow()
-    arcs = mf.add_arcs_with_capacity(tail, head, cap)
-    mf.add_arc_with_capacity(t, s, 0)  # makes s and t exist even when isolated
-    if n_nodes - 1 > max(s, t):
-        mf.add_arc_with_capacity(n_nodes - 1, t, 0)
+    if cache is not None and "mf" in cache:
+        mf, arcs = cache["mf"], cache["mf_arcs"]
+        mf.set_arcs_capacity(arcs, cap)
+    else:
+        mf = max_flow.SimpleMaxFlow()
+        arcs = mf.add_arcs_with_capacity(tail, head, cap)
+        mf.add_arc_with_capacity(t, s, 0)  # makes s and t exist even when isolated
+        if n_nodes - 1 > max(s, t):
+            mf.add_arc_with_capacity(n_nodes - 1, t, 0)
+        if cache is not None:
+            cache["mf"], cache["mf_arcs"] = mf, arcs
     status = mf.solve(s, t)
     if status != mf.OPTIMAL:
         raise SloptError(f"OR-Tools max flow returned {status!r} on {tail.size} arcs")
@@ -195,56 +238,57 @@ def _networkx_exact(net: FlowNetwork) -> tuple[np.ndarray, Fraction]:
 def _exact_maxflow(net: FlowNetwork) -> tuple[np.ndarray, Fraction] | None:
     """An exact minimum cut with int64 max flows only (OR-Tools), by iterative refinement.
 
-    Capacities are dyadic: c_e = C_e 2^E with integers C_e. Phase 1 solves on floor(C_e / 2^s1)
-    (s1 so that the sum fits int64); its flow is feasible for the exact capacities. The remaining
-    flow Delta is below |C| 2^s (C = forward arcs of the phase's min cut with a non-zero remainder
-    below 2^s), so the next phase works on the exact residual network with every capacity capped
-    at cap = |C| 2^(s - s') + 1 units of 2^s' (a cut holding a capped arc costs more than Delta,
-    so the capped and exact residual networks have the same minimum cuts) behind a source arc of
-    capacity cap (bounds every preflow), at a finer scale 2^s'. When s' = 0, or when no cut arc
-    has a remainder, the flow is an exact maximum flow; the returned device side (reachable from
-    s in the residual) is the unique smallest minimum cut. Returns None when the exponent range
-    is beyond float64 scaling (then :func:`_networkx_exact` is used).
+    Capacities are dyadic: c_e = C_e 2^E with integers C_e (2^E divides every capacity).
+    Phase 1 solves on floor(C_e / 2^s1) (s1 so that the sum fits int64); its flow is feasible
+    for the exact capacities. The remaining flow Delta is below n 2^s (n = arcs of the phase's
+    minimum cut with a non-zero remainder below 2^s). The next phase works on the exact residual
+    network at a finer power-of-two scale 2^s' with every arc capped at cap = n 2^(s - s') + 1
+    units (a cut holding a capped arc costs more than Delta, so the capped and the exact residual
+    networks have the same minimum cuts), behind a source arc of capacity cap that bounds every
+    preflow. Before it, vertices joined to s (to t) by residual arcs of at least 4n + 5 units are
+    merged into s (into t): all later flow is below n units, so no later minimum cut separates
+    them. When s' = 0, or when no cut arc has a remainder, the flow is an exact maximum flow; the
+    device side (reachable from s in the residual) is the unique smallest minimum cut. Returns
+    None when the exponent range is beyond float64 scaling (then :func:`_networkx_exact`).
     """
     cap_s = net.capacity_s
     finite = np.isfinite(cap_s)
-    nz = finite & (cap_s > 0)
-    if not nz.any():
-        E = 0
-    else:
-        M, e = dyadic(cap_s[nz])
-        low = M & -M
-        E = int((e + np.log2(low).astype(np.int64)).min())  # lowest set bit of any capacity
-    scaled = np.zeros(cap_s.size)
-    with np.errstate(over="ignore"):
-        scaled[finite] = np.ldexp(cap_s[finite], -E)
-    if not np.isfinite(scaled).all() or -E > 1000:
+    c_fin = np.where(finite, cap_s, 0.0)
+    pos = c_fin[c_fin > 0]
+    # 2^E divides every capacity: the unit in the last place of the smallest non-zero one
+    E = math.frexp(float(pos.min()))[1] - 53 if pos.size else 0
+    top = float(c_fin.max()) if c_fin.size else 0.0
+    if top and (math.frexp(top)[1] - E > 1000 or E < -1074 + 53):
         return None
-    n_inf_s = int((~finite & (net.tail == net.s)).sum())
-    total = float(scaled.sum())
+    tail, head, n_nodes, s, t = net.tail, net.head, net.n_nodes, net.s, net.t
+    n_inf_s = int((~finite[tail == s]).sum())
+    total = math.ldexp(float(c_fin.sum()), -E)
     s_sh = max(0, math.frexp(total * (n_inf_s + 2))[1] - 61)
-    cap1 = np.zeros(cap_s.size, dtype=np.int64)
-    cap1[finite] = np.floor(np.ldexp(scaled[finite], -s_sh)).astype(np.int64)
+    cap1 = np.floor(np.ldexp(c_fin, -(E + s_sh))).astype(np.int64)
     big_m = int(cap1.sum()) + 1
     cap1[~finite] = big_m
-    value1, flow, side = _ortools_maxflow(net.tail, net.head, cap1, net.s, net.t, net.n_nodes)
+    value1, flow, side = _ortools_maxflow(tail, head, cap1, s, t, n_nodes, net.structure)
     if value1 >= big_m:
         raise InfeasibleError("contradictory pins: the minimum cut is infinite", "pins")
     value = value1 << s_sh
-    rq = cap1 - flow                 # forward residual, floored, units of 2^(E + s)
-    rb = flow.copy()                 # backward residual (the net flow), exact, same units
-    sat_q = ~finite                  # residual known to exceed every later cap
-    sat_b = np.zeros(cap_s.size, dtype=bool)
-    tail, head = net.tail, net.head
-    s0 = net.n_nodes                 # super source of the refinement phases
+    regions = None
+    rq = rb = sat_q = sat_b = None
     while s_sh > 0:
-        cut = side[tail] & ~side[head]
-        frac = np.zeros(cap_s.size)
-        frac[finite] = np.modf(np.ldexp(scaled[finite], -s_sh))[0]
-        n_rem = int((cut & finite & (frac > 0)).sum())
+        cut = np.flatnonzero(side[tail] & ~side[head])
+        frac_cut = np.modf(np.ldexp(c_fin[cut], -(E + s_sh)))[0]
+        n_rem = int((frac_cut > 0).sum())
         if n_rem == 0:
             break                    # the flow saturates the cut exactly: certified
+        if regions is None:          # after phase 1: contract, then keep the arcs that remain
+            big = 4 * n_rem + 5
+            resid = cap1 - flow
+            regions, arcs, tail, head, n_nodes, s, t = _contract(
+                tail, head, n_nodes, s, t, resid >= big, flow >= big)
+            rq, rb = resid[arcs], flow[arcs]
+            c_fin, finite = c_fin[arcs], finite[arcs]
+            sat_q, sat_b = ~finite, np.zeros(arcs.size, dtype=bool)
         d = min(s_sh, 58 - n_rem.bit_length())
+        frac = np.modf(np.ldexp(c_fin, -(E + s_sh)))[0]
         s_sh -= d
         cap = (n_rem << d) + 1
         sat = 4 * cap
@@ -255,21 +299,59 @@ def _exact_maxflow(net: FlowNetwork) -> tuple[np.ndarray, Fraction] | None:
         rq = np.where(sat_q, sat, (np.minimum(rq, lim) << d) + part)
         rb = np.where(sat_b, sat, np.minimum(rb, lim) << d)
         cf, cb = np.minimum(rq, cap), np.minimum(rb, cap)
-        kf, kb = np.flatnonzero(cf > 0), np.flatnonzero(cb > 0)
+        direct = (tail == s) & (head == t)   # s -> t arcs carry their capacity in any max flow
+        phi = np.where(direct, cf, 0)
+        v_direct = int(phi.sum())
+        kf = np.flatnonzero((cf > 0) & ~direct)
+        kb = np.flatnonzero(cb > 0)
+        s0 = n_nodes                 # super source: bounds every preflow by cap
         ptail = np.concatenate([[s0], tail[kf], head[kb]])
-        phead = np.concatenate([[net.s], head[kf], tail[kb]])
-        pcap = np.concatenate([[cap], cf[kf], cb[kb]])
-        v, f, side = _ortools_maxflow(ptail, phead, pcap, s0, net.t, net.n_nodes + 1)
+        phead = np.concatenate([[s], head[kf], tail[kb]])
+        pcap = np.concatenate([[max(cap - v_direct, 0)], cf[kf], cb[kb]])
+        v, f, side = _ortools_maxflow(ptail, phead, pcap, s0, t, n_nodes + 1)
+        v += v_direct
         if v >= cap:
             raise SloptError("exact max flow: a refinement phase exceeded its proven bound")
-        phi = np.zeros(cap_s.size, dtype=np.int64)
-        np.add.at(phi, kf, f[1:1 + kf.size])
-        np.subtract.at(phi, kb, f[1 + kf.size:])
+        phi[kf] += f[1:1 + kf.size]           # kf, kb: unique arc indices
+        phi[kb] -= f[1 + kf.size:]
         rq = np.where(sat_q, sat, rq - phi)
         rb = np.where(sat_b, sat, rb + phi)
         value += v << s_sh
-        side = side[:net.n_nodes]
+        side = side[:n_nodes]
+    if regions is not None:
+        s_reg, ids = regions
+        full = s_reg.copy()
+        full[ids] = side[:ids.size]
+        side = full
     return side, Fraction(value) * Fraction(2) ** E
+
+
+def _contract(tail: np.ndarray, head: np.ndarray, n_nodes: int, s: int, t: int,
+              big_f: np.ndarray, big_b: np.ndarray, rounds: int = 2) -> tuple[Any, ...]:
+    """Merge into s vertices reached from s along big residual arcs (forward arcs with
+    ``big_f``; backward residual arcs with ``big_b``) and into t vertices that reach t along big
+    forward arcs, ``rounds`` hops each way (vectorised; any subset of the true regions is
+    sound, the rest stays in the network). Returns ((S region, kept vertex ids), kept arc
+    indices, contracted tail, head, n_nodes, s, t)."""
+    s_reg = np.zeros(n_nodes, dtype=bool)
+    t_reg = np.zeros(n_nodes, dtype=bool)
+    s_reg[s] = t_reg[t] = True
+    for _ in range(rounds):
+        s_reg[head[big_f & s_reg[tail]]] = True
+        s_reg[tail[big_b & s_reg[head]]] = True
+        t_reg[tail[big_f & t_reg[head]]] = True
+        t_reg[head[big_b & t_reg[tail]]] = True
+    if (s_reg & t_reg).any():
+        raise SloptError("exact max flow: an s-t path of big residual arcs after phase 1")
+    ids = np.flatnonzero(~(s_reg | t_reg))
+    new = np.empty(n_nodes, dtype=tail.dtype)
+    new[ids] = np.arange(ids.size)
+    s2, t2 = ids.size, ids.size + 1
+    new[s_reg] = s2
+    new[t_reg] = t2
+    nt, nh = new[tail], new[head]
+    arcs = np.flatnonzero(nt != nh)
+    return (s_reg, ids), arcs, nt[arcs], nh[arcs], ids.size + 2, s2, t2
 
 
 def min_cut(net: FlowNetwork, backend: str = "ortools") -> tuple[np.ndarray, float]:
