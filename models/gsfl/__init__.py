@@ -49,7 +49,7 @@ from .instance import (BISECTION_STEPS, BITS_PER_BYTE, BRUTE_FORCE_MAX_CLIENTS, 
                        spec_vgg11)
 from .methods import (METHODS, assignment_from_model, method_exact_misocp, plan_from_assignment, plan_from_model, _baseline_method, _final, _plan, method_brute_force, method_equal_bandwidth,
                       method_exact, method_exact_cvxpy, method_paper, method_scheme)
-from .plots import demo_plot
+from .plots import demo_plot, plot_latency_by_cut
 from .system import (COMPONENTS, _TURN, CutFigures, Latency, _alpha_needed_shannon, _bisect, _check_alpha,
                      _check_assignment, _div, _evaluate_fl, _gamma, _group_times, _latency, _onehot,
                      _round_batch, _steps, _train_time_fixed_se, bandwidth_split, bandwidth_split_general,

@@ -41,11 +41,17 @@ def _solve_makespan(p: np.ndarray, K: int, n_groups: int | None, solver: str, ti
 
 
 def equal_bandwidth(inst: Instance, *, solver: str | None = None, time_limit: float | None = None,
-                    mip_gap: float | None = None, symmetry: str = "first-index"
-                    ) -> tuple[int, np.ndarray, np.ndarray, SolveResult]:
+                    mip_gap: float | None = None, symmetry: str = "first-index",
+                    extra_constraints: Any = None) -> tuple[int, np.ndarray, np.ndarray, SolveResult]:
     """The equal-bandwidth optimum (C5): for every cut and K, the MILP with α_k = 1/K
-    (HiGHS / CBC / GLPK in Pyomo, or CP-SAT); the best round latency. Returns (c, x, α, result)."""
+    (HiGHS / CBC / GLPK in Pyomo, or CP-SAT); the best round latency. Returns (c, x, α, result).
+
+    ``time_limit`` (s) is one budget for all the solves; ``extra_constraints(model, instance)`` is
+    applied to every model built (its group index k is the k-th of the K fastest servers)."""
+    from slopt.methods import Deadline
+
     solver = solver or "highs"
+    dl = Deadline(time_limit)
     t0 = time.perf_counter()
     best, statuses = None, []
     for c in inst.cuts:
@@ -54,8 +60,11 @@ def equal_bandwidth(inst: Instance, *, solver: str | None = None, time_limit: fl
         for K in _ks(inst):
             slots = _slots_for(inst, K)
             share = K if inst.shared_band else 1
+            if dl.expired:
+                statuses.append("no_solution")
+                continue
             x, res = _solve_makespan(a[:, slots] + share * C[:, None], K, inst.n_groups, solver,
-                                     time_limit, mip_gap, symmetry)
+                                     dl.remaining(), mip_gap, symmetry, extra_constraints, inst)
             statuses.append(res.status)
             if x is None:
                 continue

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 
 from slopt.errors import InfeasibleError, ValidationError
+from slopt.params import VOCABULARY as V
+from slopt.params import Param, ParamTable, scenario_arg
 from slopt.profiles import ModelGraph
 from slopt.scenarios import Scenario, noise_psd_w_hz
 from slopt.validate import as_float_array, check_array, check_int, check_positive
@@ -336,6 +338,65 @@ def _read_profile(profile: str | ModelGraph | None) -> ModelGraph:
     return read(profile)
 
 
+_S7 = "spec §7 (reconstructed default)"
+#: Every key ``load(**params)`` / ``slopt solve gsfl --set`` accepts, with its unit, range, default and
+#: source. Shared concepts have the vocabulary's names (``n_devices`` ...); the former names
+#: (``n_clients`` ...) still work for one release (DeprecationWarning), and the code below keeps them.
+PARAMS: dict[str, Param] = {
+    "n_devices": V["n_devices"].like(description="clients N", default=DEFAULTS["n_clients"], source=_S7,
+                                     nullable=False),
+    "n_edges": V["n_edges"].like(description="edge servers M (group slots)", default=DEFAULTS["n_edges"],
+                                 source=_S7, nullable=False),
+    "bandwidth_hz": V["bandwidth_hz"].like(lo_open=False, description="B^U (and B^D unless downlink_bandwidth_hz "
+                                           "is given); must be positive", default=DEFAULTS["bandwidth_hz"],
+                                           source=_S7, nullable=False),
+    "downlink_bandwidth_hz": V["downlink_bandwidth_hz"].like(description="B^D (default: bandwidth_hz)",
+                                                             nullable=False),
+    "device_tx_power_w": V["device_tx_power_w"].like(kind="floats", description="client transmit power p_n (one "
+                                                     "value or one per client)", default=DEFAULTS["client_power_w"],
+                                                     source="spec §7 (23 dBm)", nullable=False),
+    "server_tx_power_w": V["server_tx_power_w"].like(lo_open=True, description="AP transmit power P_AP",
+                                                     default=DEFAULTS["ap_power_w"], source="spec §7 (30 dBm)",
+                                                     nullable=False),
+    "backhaul_bps": Param("float", "edge-to-server backhaul rate R_bh", "bit/s", lo=0, lo_open=True,
+                          default=DEFAULTS["backhaul_bps"], source=_S7, nullable=False),
+    "device_flops": V["device_flops"].like(kind="span", description="client throughput f_n: one value or a [lo, hi] "
+                                           "range drawn uniformly", default=list(DEFAULTS["client_flops"]),
+                                           source=_S7, nullable=False),
+    "edge_flops": Param("floats", "edge server throughput F_k (one value or one per edge server)", "FLOP/s", lo=0,
+                        lo_open=True, default=DEFAULTS["edge_flops"], source=_S7, nullable=False),
+    "server_flops": V["server_flops"].like(kind="float", description="server throughput F (SL / SFL / CPSL)",
+                                           default=DEFAULTS["server_flops"], source=_S7, nullable=False),
+    "distance_m": Param("span", "client distance to the AP: one value or a [lo, hi] range drawn uniformly", "m",
+                        lo=0, lo_open=True, default=list(DEFAULTS["distance_m"]), source=_S7, nullable=False),
+    "n_samples": Param("ints", "local samples D_n (one value or one per client; at most 10^15, drawn as int64)",
+                       "samples", lo=1, hi=10**15,
+                       default=DEFAULTS["n_samples"], source="spec §7 (50k CIFAR-10 images / 20 clients)",
+                       nullable=False),
+    "batch": V["batch"].like(default=DEFAULTS["batch"], source=_S7, nullable=False),
+    "epochs": Param("int", "local epochs E", "", lo=1, default=DEFAULTS["epochs"], source=_S7, nullable=False),
+    "rounds": Param("int", "training rounds R", "", lo=1, default=DEFAULTS["rounds"], source="spec §7 (CIFAR-10)",
+                    nullable=False),
+    "cut": Param("int", "a fixed cut c (None: optimised)", "", lo=1),
+    "n_groups": Param("int", "a fixed number of groups (None: optimised)", "", lo=1),
+    "rate_model": Param("choice", "rate model (spec §3.2)", choices=("fixed-se", "shannon"), default="fixed-se",
+                        source="spec §3.2", nullable=False),
+    "intra_group": Param("choice", "clients of a group train in sequence or in parallel",
+                         choices=("sequential", "parallel"), default="sequential", source="spec §3", nullable=False),
+    "shared_band": Param("bool", "the groups share the AP's band", default=True, nullable=False),
+    "shared_backhaul": Param("bool", "the groups share the backhaul", default=False, nullable=False),
+    "seed": V["seed"].like(default=0, nullable=False),
+    "eta": Param("float", "fixed spectral efficiency eta^U = eta^D of every client (None: from the channel)",
+                 "bit/s/Hz", lo=0, lo_open=True, source="spec §9 (8 bit/s/Hz)"),
+    "noise_psd_dbm_hz": V["noise_psd_dbm_hz"].like(default=-174.0, nullable=False),
+    "device_memory_bytes": V["device_memory_bytes"].like(description="client memory mem_n (one value or one per "
+                                                         "client; None / inf: unconstrained)"),
+}
+TABLE = ParamTable(PROBLEM, PARAMS, internal={"n_devices": "n_clients", "device_flops": "client_flops",
+                                              "device_memory_bytes": "client_memory_bytes",
+                                              "device_tx_power_w": "client_power_w",
+                                              "server_tx_power_w": "ap_power_w"}, label="gsfl")
+
 _LOAD_KEYS = {"n_clients", "n_edges", "bandwidth_hz", "client_power_w", "ap_power_w", "backhaul_bps",
               "client_flops", "edge_flops", "server_flops", "distance_m", "n_samples", "batch", "epochs",
               "rounds", "cut", "n_groups", "rate_model", "intra_group", "shared_band", "shared_backhaul",
@@ -355,19 +416,19 @@ def load(profile: str | ModelGraph | None = None, scenario: str | Scenario | Non
     Every other keyword is a problem parameter (see ``DEFAULTS`` and :func:`make_instance`);
     ``eta=<bit/s/Hz>`` fixes η^U = η^D for every client (the §9 setting uses 8).
     """
-    unknown = set(params) - _LOAD_KEYS
-    if unknown:
-        raise ValidationError(f"unknown gsfl parameter(s) {sorted(unknown)}; known: {sorted(_LOAD_KEYS)}",
-                              sorted(unknown)[0])
+    params = dict(params)
+    up = params.pop("uplink_bandwidth_hz", None)     # former uplink-only key: B^D stays as it was
+    params = TABLE.check(params)
+    if up is not None:
+        TABLE.warn_alias("uplink_bandwidth_hz", "bandwidth_hz")
+        params["uplink_bandwidth_hz"] = TABLE.check({"bandwidth_hz": up})["bandwidth_hz"]
     P = {**DEFAULTS, **params}
     g_profile = _read_profile(profile)
     noise = noise_psd_w_hz(float(P.get("noise_psd_dbm_hz", -174.0)))
     Bu = P.get("uplink_bandwidth_hz", P["bandwidth_hz"])
     Bd = P.get("downlink_bandwidth_hz", P["bandwidth_hz"])
     if scenario is not None:
-        from slopt.scenarios import read as read_scenario
-
-        sc = scenario if isinstance(scenario, Scenario) else read_scenario(scenario)
+        sc = scenario_arg(scenario)
         edges = sc.edges or sc.servers
         f = sc.device_array("compute_flops")
         D = sc.device_array("n_samples")
@@ -427,7 +488,8 @@ def random_instance(seed: int = 0, **params: Any) -> Instance:
     from slopt.profiles import synthetic
 
     prof = params.pop("profile", None)
-    params.setdefault("n_clients", 6)
+    if "n_clients" not in params:
+        params.setdefault("n_devices", 6)
     params.setdefault("n_edges", 3)
     return load(prof if prof is not None else synthetic.chain(6), None, seed=seed, **params)
 

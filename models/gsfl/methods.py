@@ -188,10 +188,12 @@ def method_brute_force(inst: Instance, *, solver: str | None = None, time_limit:
 
 @method
 def method_equal_bandwidth(inst: Instance, *, solver: str | None = None, time_limit: float | None = None,
-                           mip_gap: float | None = None) -> Plan:
-    """The equal-bandwidth MILP (HiGHS default; ``--solver cbc|glpk|cp-sat``)."""
+                           mip_gap: float | None = None, extra_constraints: ExtraConstraints | None = None) -> Plan:
+    """The equal-bandwidth MILP (HiGHS default; ``--solver cbc|glpk|cp-sat``); ``extra_constraints``
+    applied to every MILP built."""
     t0 = time.perf_counter()
-    c, x, alpha, res = equal_bandwidth(inst, solver=solver, time_limit=time_limit, mip_gap=mip_gap)
+    c, x, alpha, res = equal_bandwidth(inst, solver=solver, time_limit=time_limit, mip_gap=mip_gap,
+                                       extra_constraints=extra_constraints)
     lat = evaluate(inst, c, x, alpha)
     res.objective = lat.round_s
     return _plan(inst, "equal-bandwidth", lat, x, alpha, res, time.perf_counter() - t0)
