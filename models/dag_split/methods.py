@@ -127,8 +127,13 @@ def method_b2(inst: SplitInstance, *, solver: str | None = None, time_limit: flo
 
 @method
 def method_brute(inst: SplitInstance, *, solver: str | None = None, time_limit: float | None = None,
-                 mip_gap: float | None = None) -> Plan:
-    """Exhaustive search over ancestor-closed sets (§8.1)."""
+                 mip_gap: float | None = None, extra_constraints: ExtraConstraints | None = None
+                 ) -> Plan:
+    """Exhaustive search over ancestor-closed sets (§8.1). It builds no model, so
+    ``extra_constraints`` are refused (use ``exact`` or ``milp``)."""
+    if extra_constraints is not None:
+        raise ValidationError("brute: extra_constraints act on a formulation; brute force builds "
+                              "none (use method 'exact' or 'milp')", "extra_constraints")
     (x, T, count), sec = _timed(brute_force, inst)
     res = SolveResult("optimal", objective=T, bound=T, gap=0.0, seconds=sec, solver="brute-force",
                       message=f"{count} closed sets enumerated")
