@@ -4,7 +4,6 @@ and T(D) of many splits at once (:func:`delays_of_sets`)."""
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 from typing import Any
 
@@ -127,8 +126,8 @@ def evaluate(inst: SplitInstance | ModelGraph, device_set: Any, *, check: bool =
     if check and fatal:
         raise InfeasibleError("infeasible split: " + "; ".join(fatal), fatal[0].split(":")[0])
     return {
-        # Eq. 6 as the correctly rounded exact sum of its non-negative terms (math.fsum)
-        "delay_s": math.fsum(split_terms(inst, x).tolist()),
+        # Eq. 6 as the exact sum of its non-negative terms, rounded once (Fraction -> float)
+        "delay_s": float(exact_sum(split_terms(inst, x))),
         "device_compute_s": dev_s,
         "server_compute_s": srv_s,
         "upload_s": up_s,
