@@ -85,7 +85,8 @@ class Param:
     """One parameter of a problem.
 
     kind : ``"float"``, ``"int"``, ``"bool"``, ``"str"``, ``"choice"``, ``"range"`` (a pair lo <= hi),
-        ``"floats"`` (a number or a list of numbers, one per device), ``"ints"`` (an integer or a
+        ``"floats"`` (a number or a list of numbers, one per device), ``"span"`` (a number or a
+        range [lo, hi] drawn uniformly), ``"ints"`` (an integer or a
         list of integers), ``"strs"`` (a string or a list of strings, each in ``choices`` when
         given), ``"layers"`` (layer names or indices, or a boolean mask), ``"array"`` (nested lists
         of finite numbers, shape checked by the problem), ``"any"`` (checked by the problem itself)
@@ -134,6 +135,10 @@ class Param:
         elif self.kind == "range":
             t = Annotated[list[fnum], BeforeValidator(_as_list), AfterValidator(_ordered),  # type: ignore[valid-type]
                           PField(min_length=2, max_length=2)]
+        elif self.kind == "span":
+            rng = Annotated[list[fnum], BeforeValidator(_as_list), AfterValidator(_ordered),  # type: ignore[valid-type]
+                            PField(min_length=2, max_length=2)]
+            t = Union[fnum, rng]  # type: ignore[valid-type]
         elif self.kind in ("floats", "ints"):
             one = fnum if self.kind == "floats" else inum
             many = Annotated[list[one], BeforeValidator(_as_list), PField(**lst)]  # type: ignore[valid-type]
