@@ -869,6 +869,8 @@ def _solve_cpsat(model: Any, time_limit: float | None, mip_gap: float | None, ga
     cert = certify_cpsat(model, s) if st in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
     has_obj = _has(model.proto, "objective") or _has(model.proto, "floating_point_objective")
     rep = float(s.objective_value) if cert is not None and has_obj else (cert.objective if cert else math.nan)
-    bnd = float(s.best_objective_bound) if has_obj else math.nan
+    # UNKNOWN (stopped before any search): CP-SAT's bound field holds no proof (0 for a stopped
+    # maximisation whose optimum is positive)
+    bnd = float(s.best_objective_bound) if has_obj and cert is not None else math.nan
     return finish(termination=term, cert=cert, reported_objective=rep, bound=bnd, minimize=minimize,
                   gap_limit=gap_limit, exact=True, message=msg, raw=s, abs_gap_tol=ABS_GAP["cp-sat"])

@@ -170,7 +170,10 @@ def run_cbc(m: Any, minimize: bool, time_limit: float | None, mip_gap: float | N
         if tee:
             print(log)
         text = open(sol).read() if os.path.exists(sol) else ""
-    unknown = re.findall(r"No match for (\S+)", log)
+    bad = re.findall(r"Unrecognized parameter - ([^\s,]+)", log)  # cbcbox's build stops on it
+    if bad:
+        raise ValidationError(f"CBC ({exe}) has no option {bad[0]!r}", "solver_options")
+    unknown = re.findall(r"No match for (\S+)", log)  # Debian's build ignores it
     lines = text.splitlines()
     head = lines[0].strip() if lines else ""
     run = CbcRun(cmd, log, head, _termination(head, log), unknown_options=unknown)
