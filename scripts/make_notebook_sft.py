@@ -34,10 +34,9 @@ reconstructed model, not the paper's (its body was not available). Under the tes
 (`SLOPT_FAST=1`) the sizes are reduced.
 """)
 code("""
+%matplotlib inline
 import os, time
 import numpy as np, pandas as pd
-import matplotlib
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from slopt.models import sft
 from slopt.compression import encode, eq7_bits, binary_entropy
@@ -54,7 +53,8 @@ md("""
 
 Block output of a tiny GPT-2 built from a config with random weights (no download), and i.i.d.
 Gaussian activations of the ViT-B/16 cut shape. Measured = Top-K + stochastic 4-bit quantisation +
-gap/Golomb-Rice (or zlib / lzma) coding of the mask, decoded back losslessly.
+coding of the mask (rANS range coder — the default —, gap/Golomb-Rice, zlib or lzma), decoded back
+losslessly.
 """)
 code("""
 rows = []
@@ -71,8 +71,8 @@ except ImportError:
 for name, x in acts.items():
     hdr = 32 * x.shape[0] * x.shape[1]
     for theta in (0.01, 0.05, 0.1, 0.2, 0.3, 0.5):
-        for codec in ("golomb", "zlib", "lzma"):
-            enc = encode(x, theta, 4, codec=codec)
+        for codec in ("rans", "golomb", "zlib", "lzma"):
+            enc = encode(x, theta, 4, codec=codec, seed=0)
             pred = float(eq7_bits(x.size, theta, 4, hdr))
             rows.append({"activations": name, "theta": theta, "codec": codec,
                          "measured bits/elem": (enc.total_bits - enc.bits["framing"]) / x.size,
@@ -102,8 +102,9 @@ t0 = time.perf_counter()
 plans = {"paper": sft.paper(inst)}
 for b in ("no-compression", "sl", "sfl", "cpsl", "fl", "equal-spectrum", "fixed-split", "quant-only"):
     plans[b] = sft.baseline(inst, b)
-if inst.N <= 5:
-    plans["exact"] = sft.exact(inst)
+if inst.N <= 5:                 # proven branch-and-bound; stops at its time limit with the gap
+    plans["exact"] = sft.exact(inst, time_limit=20)
+    print(f"exact: {plans['exact'].status}, gap {plans['exact'].solve.gap:.2e}")
 table = pd.DataFrame([{"scheme": k, "delay_h": p.objective / 3600, "per_iteration_s": p.metrics["delay_per_iteration_s"],
                        "comm_Mbit_per_iter": p.metrics["communication_bits_per_iteration"] / 1e6,
                        "feasible": bool(p.metrics["feasible"]), "blocks": p.decision["blocks"]} for k, p in plans.items()])
@@ -123,6 +124,37 @@ fig, ax = plt.subplots(figsize=(7, 3.2))
 ax.bar(table.scheme, table.delay_h, color=["C2" if f else "C3" for f in table.feasible])
 ax.set_ylabel("fine-tuning delay, h"); ax.set_title("delay per scheme (red: violates memory)")
 plt.xticks(rotation=30);
+""")
+md("""
+### Headline beside the paper's figure
+
+The paper compares against unnamed "state-of-the-art benchmarks". Our reading of its reference
+scheme is vanilla split learning (SL, devices one after another, raw activations, at its best
+common split); the best-tuned baseline is the best feasible scheme of all baselines, each with its
+own decisions optimised.
+""")
+code("""
+p = plans["paper"]
+sl = plans["sl"]
+best_b = feasible_benchmarks.sort_values("delay_h").iloc[0]
+quant = plans["quant-only"]
+headline = pd.DataFrame([
+    {"quantity": "fine-tuning delay reduction",
+     "paper's figure": "80.2 % (arXiv v1) / 66.4 % (journal)",
+     "ours vs the paper's baseline (SL)": f"{100 * (1 - p.objective / sl.objective):.1f} %",
+     "ours vs the best-tuned baseline": f"{100 * (1 - p.objective / (best_b.delay_h * 3600)):.1f} % ({best_b.scheme})"},
+    {"quantity": "communication reduction per iteration",
+     "paper's figure": "93.6 %",
+     "ours vs the paper's baseline (SL)": f"{100 * p.metrics['communication_reduction']:.1f} % (raw fp32 both ways)",
+     "ours vs the best-tuned baseline": f"{100 * (1 - p.metrics['communication_bits_per_iteration'] / quant.metrics['communication_bits_per_iteration']):.1f} % (quant-only)"},
+])
+headline
+""")
+md("""
+They differ because SL sends raw fp32 activations one device at a time, so most of its delay is
+communication that any compressing, parallel scheme removes; the best-tuned baseline (SFT's own
+decisions with equal spectrum) already compresses and runs in parallel, so what remains is only the
+gain of optimising the spectrum per slot.
 """)
 md("## 3. Communication per iteration (paper: 93.6 % lower)")
 code("""

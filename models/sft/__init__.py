@@ -49,7 +49,7 @@ from .methods import (  # noqa: F401
     plan_from_minlp, _method, _demo_exact, METHODS,
 )
 from .plots import (  # noqa: F401
-    demo_plot,
+    delay_bars, demo_plot,
 )
 
 __all__ = ["SFTInstance", "load", "random_instance", "evaluate", "p2_bisection", "p2_solve", "p2_sqp", "build_p2_pyomo",

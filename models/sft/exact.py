@@ -322,7 +322,7 @@ def exact_minlp(inst: SFTInstance, *, solver: str | None = "scip", time_limit: f
     res = solve(m, solver=solver or "scip", time_limit=dl.remaining(),
                 mip_gap=mip_gap if mip_gap is not None else 1e-6)
     if res.ok:
-        plan = plan_from_minlp(inst, m, solve_result=res, method="minlp")
+        plan = plan_from_minlp(m, inst, res, method="minlp")
         plan.seconds = time.perf_counter() - t0
         return plan
     if res.status == "infeasible" and ref is None:

@@ -12,6 +12,9 @@ from typing import Any
 import numpy as np
 
 from slopt.errors import InfeasibleError, ValidationError
+from slopt.params import VOCABULARY as V
+from slopt.params import Param, ParamTable, scenario_arg, transformer_config
+from slopt.profiles.transformer import PRESETS
 from slopt.scenarios import Channel, Scenario
 from slopt.validate import check_array, check_int, check_scalar
 
@@ -63,6 +66,69 @@ _CHOICES = {"accuracy": ("eq12", "per-device", "depth", "variance"), "split": ("
             "size_model": ("eq7", "direct-rate"), "rate_model": ("shannon", "fixed-snr"),
             "downlink": ("quantized", "raw"), "activation_memory": ("eq11", "profile"),
             "header": ("token", "tensor")}
+
+
+_S7 = "spec §7"
+#: Every key ``load(**params)`` / ``slopt solve sft --set`` accepts (the keys of :data:`DEFAULTS`), with
+#: its unit, range, default and source.
+PARAMS: dict[str, Param] = {
+    "model": Param("choice", "transformer backbone (a preset)", choices=tuple(sorted(PRESETS)),
+                   default=DEFAULTS["model"], source="spec §7 (ViT-B/16)", nullable=False),
+    "n_blocks": Param("int", "number of blocks L (None: the backbone's); at most 10^5", "", lo=2, hi=10**5),
+    "n_classes": Param("int", "classes of the head", "", lo=1, hi=10**9, default=100,
+                       source="spec §7 (CIFAR-100)", nullable=False),
+    "batch": V["batch"].like(description="mini-batch b", default=16, source=_S7, nullable=False),
+    "lora_rank": Param("int", "LoRA rank r (on query and value)", "", lo=1, default=8, source=_S7, nullable=False),
+    "q": Param("int", "bits per kept value including the sign (Eq. 7a needs q >= 2)", "bit", lo=2, hi=64, default=4,
+               source=_S7, nullable=False),
+    "beta0": Param("int", "bits per raw activation element (fp32)", "bit", lo=1, hi=64, default=32, source=_S7,
+                   nullable=False),
+    "beta_w": Param("int", "bits per stored frozen weight", "bit", lo=1, hi=64, default=32, source=_S7,
+                    nullable=False),
+    "kappa_B": Param("float", "backward / forward FLOP ratio", "", lo=0, default=2.0, source="spec §3.2",
+                     nullable=False),
+    "theta_lo": Param("float", "lowest keep ratio (C6)", "", lo=0, lo_open=True, hi=1, default=0.01, source=_S7,
+                      nullable=False),
+    "A_ref": Param("float", "accuracy at full precision (Eq. 12)", "", lo=0, hi=1, default=0.90,
+                   source="spec §3.6 (Eq. 12 placeholder)", nullable=False),
+    "alpha": Param("float", "accuracy loss scale alpha (Eq. 12)", "", lo=0, default=0.30,
+                   source="spec §3.6 (Eq. 12 placeholder)", nullable=False),
+    "gamma": Param("float", "accuracy decay rate gamma (Eq. 12)", "", lo=0, default=20.0,
+                   source="spec §3.6 (Eq. 12 placeholder)", nullable=False),
+    "A_min": Param("float", "required accuracy (C2)", "", lo=0, hi=1, default=0.89,
+                   source="spec §3.6 (Eq. 12 placeholder)", nullable=False),
+    "depth_eta": Param("float", "depth weight eta of accuracy model (ii)", "", lo=0, default=0.5,
+                       source="reconstructed default, spec §3.6 (ii)", nullable=False),
+    "eps_max": Param("float", "variance bound of model (iii) (None: matches theta_req of Eq. 12)", "", lo=0, hi=1),
+    "K_it": Param("int", "training iterations", "", lo=1, default=1000, source="reconstructed default, spec §3.7",
+                  nullable=False),
+    "I": Param("int", "LoRA aggregation period", "iterations", lo=1, default=50, source=_S7, nullable=False),
+    "aggregation": Param("bool", "include the aggregation delay of Eq. 14-15", default=True, source=_S7,
+                         nullable=False),
+    "h_min": Param("float", "fading floor", "", lo=0, default=1e-2, source="spec §3.3", nullable=False),
+    "H": Param("int", "SAA channel samples of P1 (spec: 50-200; 16 keeps the CLI exact method fast); at most 10^5",
+               "", lo=1, hi=10**5, default=16, source="spec §5", nullable=False),
+    "n_slots": Param("int", "slots of the simulated frame; at most 10^7", "", lo=1, hi=10**7, default=100,
+                     source=_S7, nullable=False),
+    "server_tx_power_w": V["server_tx_power_w"].like(default=2.0, source="spec §7 (33 dBm)", nullable=False),
+    "seed": V["seed"].like(default=0, nullable=False),
+    "n_devices": V["n_devices"].like(default=4, source="CLI default (spec §7 uses 10)", nullable=False),
+    "bandwidth_hz": V["bandwidth_hz"].like(description="B^U = B^D", default=20e6, source=_S7, nullable=False),
+    "server_flops": V["server_flops"].like(kind="float", description="server throughput F_s", default=10e12,
+                                           source=_S7, nullable=False),
+    "device_flops": V["device_flops"].like(kind="range", description="device throughput f_n, a [lo, hi] range drawn "
+                                           "uniformly", default=[0.5e12, 2e12], source=_S7, nullable=False),
+    "device_memory_bytes": V["device_memory_bytes"].like(kind="range", allow_inf=False, description="device memory "
+                                                         "M_max, a [lo, hi] range drawn uniformly",
+                                                         default=[0.4e9, 1.2e9], source=_S7, nullable=False),
+    "distance_m": Param("range", "device distance, a [lo, hi] range drawn uniformly", "m", lo=0, lo_open=True,
+                        default=[50.0, 500.0], source=_S7, nullable=False),
+    "gains": Param("array", "explicit SAA channel gains, shape (H, N) (None: drawn)", ""),
+}
+for _k, _c in _CHOICES.items():
+    PARAMS[_k] = Param("choice", f"reading of {_k} (spec §3, §10)", choices=_c, default=DEFAULTS[_k],
+                       source="spec §3, §10", nullable=False)
+TABLE = ParamTable("sft", PARAMS, label="SFT")
 
 
 @dataclass(frozen=True)
@@ -144,12 +210,12 @@ def define_backbone(model: str, n_blocks: int | None, n_classes: int, batch: int
     "eq11"``) or the profile's frozen-weight reading (``"profile"``), M_emb = embedding parameters
     x beta_w / 8 + one b x s x d 16-bit activation.
     """
-    from slopt.profiles.transformer import PRESETS, transformer
+    from slopt.profiles.transformer import PRESETS, TransformerConfig, transformer
 
-    if model not in PRESETS:
+    cfg = model if isinstance(model, TransformerConfig) else PRESETS.get(model) if isinstance(model, str) else None
+    if cfg is None:
         raise ValidationError(f"model {model!r} is not a transformer preset; choose one of {sorted(PRESETS)}",
                               "model")
-    cfg = PRESETS[model]
     if cfg.kind == "vit":
         cfg = dataclasses.replace(cfg, n_classes=int(n_classes))
     if n_blocks is not None:
@@ -324,22 +390,23 @@ def make_instance(scenario: Scenario, **params: Any) -> SFTInstance:
 
 
 
-def load(profile: str | None = None, scenario: str | None = None, **params: Any) -> SFTInstance:
+def load(profile: Any = None, scenario: Any = None, **params: Any) -> SFTInstance:
     """Build an instance: ``profile`` = transformer preset (default ``vit-b16``); ``scenario`` = a
     scenario file / shipped name (default: the Section 7 random cell of ``seed`` and ``n_devices``);
-    every parameter of :data:`DEFAULTS` as a keyword."""
-    P = dict(params)
+    every parameter of :data:`DEFAULTS` as a keyword (:data:`PARAMS`). ``profile`` may also be a
+    ModelGraph made by :func:`slopt.profiles.transformer.transformer` (its architecture is used) and
+    ``scenario`` a :class:`Scenario`."""
+    P = TABLE.check(params)
     if profile is not None:
-        P["model"] = profile
+        cfg = transformer_config(profile, "sft")
+        P["model"] = TABLE.check({"model": cfg})["model"] if isinstance(cfg, str) else cfg
     cell_keys = ("n_devices", "bandwidth_hz", "server_flops", "device_flops", "device_memory_bytes", "distance_m",
                  "h_min", "server_tx_power_w")
     if scenario is None:
         kw = {k: P.get(k, DEFAULTS[k]) for k in cell_keys}
         sc = section7_scenario(seed=check_int("seed", P.get("seed", 0), lo=0), **kw)
     else:
-        from slopt.scenarios import read
-
-        sc = read(scenario)
+        sc = scenario_arg(scenario)
     return make_instance(sc, **P)
 
 

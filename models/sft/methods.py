@@ -20,17 +20,17 @@ from .system import make_plan
 __all__ = ["METHODS", "plan_from_minlp"]
 
 
-def plan_from_minlp(inst: SFTInstance, m: Any, solve_result: SolveResult | None = None,
+def plan_from_minlp(m: Any, inst: SFTInstance, result: SolveResult | None = None,
                     method: str = "minlp") -> Plan:
     """Decode a solved :func:`~slopt.models.sft.formulations.build_minlp` model into a Plan.
 
     Reads the keep ratios ``m.theta[n]`` (clipped to [theta_lb, 1]) and the integer blocks
     ``m.l[n]`` (rounded); the objective is recomputed by :func:`evaluate` on all of the
     instance's channel samples, so it is the value of the decision, not the model's (the model may
-    use fewer samples or carry extra constraints)."""
+    use fewer samples or carry extra constraints); the status is the solver's ``result``."""
     th = np.array([m.theta[n].value for n in m.N], dtype=float)
     ll = np.array([round(m.l[n].value) for n in m.N])
-    return make_plan(inst, method, np.clip(th, inst.theta_lb, 1), ll, solve_result=solve_result)
+    return make_plan(inst, method, np.clip(th, inst.theta_lb, 1), ll, solve_result=result)
 
 
 def _method(name: str):
