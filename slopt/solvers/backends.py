@@ -478,6 +478,19 @@ def _decide_pyomo(m: Any, obj: Any, run: Callable[[], str]) -> str:
     return "infeasible_or_unbounded"
 
 
+def _quiet_load(m: Any, results: Any) -> None:
+    """Load a solver's point without Pyomo's warning about a stopped status (the status is ours to report)."""
+    import logging
+
+    log = logging.getLogger("pyomo.core")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        m.solutions.load_from(results)
+    finally:
+        log.setLevel(level)
+
+
 def _huge_point(m: Any) -> bool:
     import pyomo.environ as pyo
 
@@ -582,7 +595,7 @@ def _solve_pyomo(m: Any, name: str, time_limit: float | None, mip_gap: float | N
             for v in m.component_data_objects(pyo.Var, active=True):
                 if not v.fixed:
                     v.set_value(None, skip_validation=True)
-            m.solutions.load_from(results)
+            _quiet_load(m, results)
             if _huge_point(m):
                 term, msg = "infeasible_or_unbounded", f"{msg}; values beyond {_HUGE:g} (the solver's infinity) in its point"
         if name != "highs":  # HiGHS was honest on every class of the property suite
