@@ -36,16 +36,16 @@ def make_case(cls: str, seed: int) -> gsfl.Instance:
     rng = np.random.default_rng(20_000 + seed)
     N, M = int(rng.integers(6, 15)), int(rng.integers(2, 5))
     prof = synthetic.chain(6)
-    kw: dict = dict(n_clients=N, n_edges=M, profile=prof, n_samples=int(rng.integers(100, 2500)))
+    kw: dict = dict(n_devices=N, n_edges=M, profile=prof, n_samples=int(rng.integers(100, 2500)))
     if cls in ("heterogeneous", "memory-tight"):
         kw["edge_flops"] = list(rng.uniform(10e9, 200e9, M))
     if cls == "memory-tight":
         c_star = int(rng.integers(1, 4))
         o = prof.topological_order
         need = float(prof.param_bytes[o][:c_star].sum()) + 32 * float(prof.activation_bytes[o][c_star - 1])
-        kw["client_memory_bytes"] = need * 1.0001
+        kw["device_memory_bytes"] = need * 1.0001
     if cls == "near-ties":
-        kw.update(client_flops=1e9, distance_m=150.0)
+        kw.update(device_flops=1e9, distance_m=150.0)
     return gsfl.random_instance(seed, **kw)
 
 
@@ -92,7 +92,7 @@ def timing_study(sizes: list[int], limit: float, misocp_max: int) -> pd.DataFram
     rows = []
     for label, edge in (("M = 4 identical", 100e9), ("M = 4 heterogeneous", [50e9, 100e9, 150e9, 200e9])):
         for N in sizes:
-            inst = gsfl.load(n_clients=N, n_edges=4, seed=0, edge_flops=edge)
+            inst = gsfl.load(n_devices=N, n_edges=4, seed=0, edge_flops=edge)
             n0 = len(rows)
             t0 = time.perf_counter()
             plan = gsfl.method_exact(inst, time_limit=limit)

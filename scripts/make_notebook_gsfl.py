@@ -38,7 +38,7 @@ print("profile:", inst.profile.name, "| layers:", inst.L, "| clients:", inst.N, 
 Mean values: f_n = 1 GFLOP/s, η = 8 bit/s/Hz, cut after layer 2, K = 4 equal groups with α = ¼. The
 spec lists SL ≈ 1346.3 s, GSFL ≈ 585.7 s, SFL ≈ 817.5 s, FL ≈ 2358.1 s (consequences of its model,
 not the paper's numbers)."""),
-    ("code", """s9 = gsfl.load("vgg11-spec", None, client_flops=1e9, eta=8, cut=2)
+    ("code", """s9 = gsfl.load("vgg11-spec", None, device_flops=1e9, eta=8, cut=2)
 x4, a4 = np.arange(s9.N) % 4, np.full(4, 0.25)
 pd.DataFrame({
     "scheme": ["SL", "GSFL K=4 (α=¼)", "SplitFed (γ=1/20)", "FL (γ=1/20)"],
@@ -128,7 +128,7 @@ plt.ylabel("round latency (s)"); plt.show()"""),
     ("code", """Ns = [10, 20, 30] if FAST else [10, 20, 30, 40, 50]
 rows = []
 for N in Ns:
-    i = gsfl.load(profile if profile == "vgg11" else None, None, n_clients=N, n_samples=50_000 // N)
+    i = gsfl.load(profile if profile == "vgg11" else None, None, n_devices=N, n_samples=50_000 // N)
     rows.append({"N": N, **{m: gsfl.METHODS[m](i).objective for m in ("paper", "splitfed", "sl", "fl")}})
 byN = pd.DataFrame(rows).set_index("N")
 print(byN.round(1).to_string())
@@ -158,7 +158,7 @@ for cls in ("identical", "heterogeneous"):
         rng = np.random.default_rng(10_000 + seed)
         M = int(rng.integers(2, 5))
         kw = {"edge_flops": list(rng.uniform(10e9, 200e9, M))} if cls == "heterogeneous" else {}
-        i = gsfl.random_instance(seed, n_clients=int(rng.integers(6, 13)), n_edges=M, profile=synthetic.chain(6),
+        i = gsfl.random_instance(seed, n_devices=int(rng.integers(6, 13)), n_edges=M, profile=synthetic.chain(6),
                                  n_samples=int(rng.integers(100, 2500)), **kw)
         opt_i = gsfl.method_exact(i).objective
         c, x, _ = gsfl.heuristic(i, remap=False)

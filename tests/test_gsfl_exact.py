@@ -120,7 +120,7 @@ def test_exact_equals_independent_brute_force(block):
 def test_exact_on_synthetic_heterogeneous_equals_brute_force():
     for seed in range(8):
         rng = np.random.default_rng(100 + seed)
-        inst = gsfl.random_instance(seed, n_clients=int(rng.integers(3, 7)), n_edges=3,
+        inst = gsfl.random_instance(seed, n_devices=int(rng.integers(3, 7)), n_edges=3,
                                     edge_flops=list(rng.uniform(1e10, 2e11, 3)))
         assert gsfl.method_exact(inst).objective == pytest.approx(spec_brute_force(inst), rel=1e-6)
 
@@ -148,7 +148,7 @@ def test_time_limit_returns_incumbent_bound_and_gap():
 
 
 def test_progress_is_logged_and_shown(caplog, capsys):
-    inst = gsfl.random_instance(3, n_clients=7, n_edges=3)
+    inst = gsfl.random_instance(3, n_devices=7, n_edges=3)
     with caplog.at_level(logging.INFO, logger="slopt.models.gsfl"):
         gsfl.method_exact(inst)
     text = " ".join(r.getMessage() for r in caplog.records if r.name == "slopt.models.gsfl")
@@ -161,7 +161,7 @@ def test_progress_is_logged_and_shown(caplog, capsys):
 # --------------------------------------------------------------------------- Alg. 4 reassignment
 def _reassign_case():
     """3 clients, 2 heterogeneous edge servers: LPT + moves/swaps put the large group on the slow server."""
-    return gsfl.random_instance(0, n_clients=3, n_edges=2, edge_flops=[65511360295.53816, 30629737807.56768],
+    return gsfl.random_instance(0, n_devices=3, n_edges=2, edge_flops=[65511360295.53816, 30629737807.56768],
                                 cut=2, n_samples=992)
 
 
@@ -193,7 +193,7 @@ def test_best_server_mapping_is_the_best_permutation():
 def test_extra_constraints_reach_every_model_and_the_optimum_is_constrained():
     import pyomo.environ as pyo
 
-    inst = gsfl.random_instance(4, n_clients=5, n_edges=3)
+    inst = gsfl.random_instance(4, n_devices=5, n_edges=3)
     calls = []
 
     def at_most_two(m, instance):
@@ -211,7 +211,7 @@ def test_extra_constraints_reach_every_model_and_the_optimum_is_constrained():
 
 @requires("scip")
 def test_decoder_from_a_solved_model():
-    inst = gsfl.random_instance(1, n_clients=5, n_edges=2)
+    inst = gsfl.random_instance(1, n_devices=5, n_edges=2)
     c = gsfl.method_exact(inst).decision["cut"]
     a, C = gsfl.separable(inst, c)
     sync = sum(gsfl.sync_s(inst, gsfl.cut_figures(inst.profile, c), 2))
@@ -227,7 +227,7 @@ def test_decoder_from_a_solved_model():
 @pytest.mark.parametrize("solver", installed("highs", "cbc", "scip"))
 def test_deadline_milp_reaches_the_optimum(solver):
     """formulations(): the deadline MILP has the problem's optimum, on every MILP backend."""
-    inst = gsfl.random_instance(2, n_clients=6, n_edges=3)
+    inst = gsfl.random_instance(2, n_devices=6, n_edges=3)
     opt = gsfl.method_exact(inst).objective
     forms = gsfl.formulations(inst)
     name = next(k for k in forms if k.startswith("deadline-milp"))
