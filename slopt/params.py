@@ -59,7 +59,8 @@ def _ordered(x: Any) -> Any:
 
 
 def _finite_array(x: Any) -> Any:
-    """Nested lists (or an array) of finite numbers, as a float array (shape checked by the problem)."""
+    """Nested lists (or an array) of numbers, as a 1-D or 2-D float array (the problem checks the shape
+    and the values element by element, so its error names the element)."""
     x = _plain(x)
     if isinstance(x, (bool, str, bytes, dict)) or x is None:
         raise ValueError("an array of numbers is required")
@@ -70,8 +71,10 @@ def _finite_array(x: Any) -> Any:
     flat = np.asarray(x, dtype=object).ravel() if arr.size else ()
     if any(isinstance(v, (bool, np.bool_)) for v in flat):
         raise ValueError("an array of numbers is required, not of bools")
-    if arr.size == 0 or not np.isfinite(arr).all():
-        raise ValueError("a non-empty array of finite numbers is required")
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"a 1-D or 2-D array of numbers is required, got {arr.ndim} dimension(s)")
+    if arr.size == 0:
+        raise ValueError("a non-empty array of numbers is required")
     return arr
 
 
@@ -88,8 +91,8 @@ class Param:
         ``"floats"`` (a number or a list of numbers, one per device), ``"span"`` (a number or a
         range [lo, hi] drawn uniformly), ``"ints"`` (an integer or a
         list of integers), ``"strs"`` (a string or a list of strings, each in ``choices`` when
-        given), ``"layers"`` (layer names or indices, or a boolean mask), ``"array"`` (nested lists
-        of finite numbers, shape checked by the problem), ``"any"`` (checked by the problem itself)
+        given), ``"layers"`` (layer names or indices, or a boolean mask), ``"array"`` (a 1-D or 2-D
+        nested list of numbers; shape and values checked element by element by the problem), ``"any"`` (checked by the problem itself)
     unit : the unit (``"s"``, ``"bit/s"``, ``"Hz"``, ``"W"``, ``"bytes"``, ``"FLOP/s"``, ``""``)
     lo, hi : bounds (``lo_open``: strict lower bound); ``allow_inf``: infinity allowed (capacities)
     choices : the values of a ``"choice"`` (or of each element of ``"strs"``)
