@@ -17,6 +17,7 @@ import pandas as pd
 from slopt.errors import SolverNotAvailable, ValidationError
 from slopt.problems import get
 from slopt.solvers import BACKENDS, available_solvers, model_kind, solve
+from slopt.solvers.certify import obj_tol
 from slopt.solvers.classes import COVERED_BY, problem_class
 
 __all__ = ["compare", "problem_class", "flag_disagreements"]
@@ -55,7 +56,7 @@ def flag_disagreements(df: pd.DataFrame, tol: float = 1e-6) -> pd.DataFrame:
     family. Per instance and family, the best proven bound is the tightest bound over the answers
     of exact backends
     (the largest lower bound of a minimisation); first-order solvers (SCS, OSQP) are checked
-    against it but do not set it. A row is flagged when it claims optimality but its objective is
+    against it, at their certificate's tolerance (1e-3 relative), but do not set it. A row is flagged when it claims optimality but its objective is
     further from that bound than ``max(tol, mip_gap)`` (relative), or when its objective beats the
     proven bound (an infeasible or wrong answer), or when it answers infeasible / unbounded /
     no solution / error while another backend proved an optimum.
@@ -84,7 +85,9 @@ def flag_disagreements(df: pd.DataFrame, tol: float = 1e-6) -> pd.DataFrame:
                 df.loc[i, "flag"] = f"{row['status']} while another backend proved an optimum"
         for i, row in ok.iterrows():
             obj = float(row["objective"])
-            allowed = max(tol, float(row["gap"]) if math.isfinite(row["gap"]) else 0.0) + tol
+            # a first-order solver's point is certified within obj_tol (1e-3), not tol
+            rtol = tol if BACKENDS[row["solver"]].exact else max(tol, obj_tol(row["solver"]))
+            allowed = max(rtol, float(row["gap"]) if math.isfinite(row["gap"]) else 0.0) + rtol
             if sense * (obj - best) < -allowed * scale:
                 df.loc[i, "flag"] = "objective beats the best proven bound"
             elif row["status"] == "optimal" and sense * (obj - best) > allowed * scale:

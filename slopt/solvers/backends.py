@@ -310,7 +310,8 @@ def solve(
     if b is not None:
         _check_class(b, kind, model)
     opts = dict(opts or {})
-    gap_limit = float(mip_gap) if mip_gap is not None else DEFAULT_GAP.get(name, 0.0)
+    # the gap limit concerns integer models; an LP, QP or conic "optimal" is at gap 0
+    gap_limit = (float(mip_gap) if mip_gap is not None else DEFAULT_GAP.get(name, 0.0)) if _is_mip(model, kind) else 0.0
     t0 = time.perf_counter()
     try:
         if kind == "pyomo":
@@ -330,6 +331,14 @@ def solve(
     res.seconds = time.perf_counter() - t0
     res.solver = b.name if b is not None else name
     return res
+
+
+def _is_mip(model: Any, kind: str) -> bool:
+    if kind == "cpsat":
+        return True
+    if kind == "cvxpy":
+        return bool(model.is_mixed_integer())
+    return _has_integers(model)
 
 
 def _warn_options(name: str, unknown: list[str]) -> None:

@@ -355,11 +355,13 @@ def finish(*, termination: str, cert: Certificate | None, reported_objective: fl
             proven = False
     elif proven and exact and bound_is_proof:
         if gap_limit <= 0 or termination == "locally_optimal":
-            bnd = value
+            bnd = rep if math.isfinite(rep) else value  # the solver's proof is about its own objective
         else:
             notes.append(f"optimal within the relative gap {gap_limit:g}; the solver reports no bound")
     status = summary_status(termination, feasible, proven)
-    g = relative_gap(value, bnd)
+    # proven: the gap of the proof (the solver's objective and bound; the recomputed objective
+    # agrees within objective_tol, e.g. CBC prints its point to 8 decimals); else of the point
+    g = relative_gap(rep if proven and math.isfinite(rep) else value, bnd)
     gap = 0.0 if g < 1e-12 else g
     msg = "; ".join([message] + notes) if notes else message
     return SolveResult(status, objective=value if feasible else math.nan, bound=bnd,
