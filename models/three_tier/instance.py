@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from slopt.errors import ValidationError
+from slopt.params import VOCABULARY as V
+from slopt.params import Param, ParamTable, scenario_arg, transformer_config
 from slopt.profiles.transformer import PRESETS, TransformerConfig, transformer
 from slopt.scenarios import Channel, Device, Link, Scenario, Server, rayleigh_power, shannon_rate_bps
 from slopt.scenarios import read as read_scenario
@@ -332,6 +334,72 @@ _OPTION_KEYS = {"l_min", "cuts", "l_c", "t_max_s", "cloud_adapter", "sfl_weights
                 "include_labels", "include_lora_flop", "include_aggregation"}
 
 
+_S6 = "spec §6 (reconstructed default)"
+_MEM = "bytes (inf: unconstrained)"
+#: Every key ``load(**params)`` / ``slopt solve three-tier --set`` accepts, with its unit, range, default
+#: and source. ``n_devices`` / ``device_memory_bytes`` are the vocabulary's names of the users' count
+#: and memory (former ``n_users`` / ``user_memory_bytes`` still work for one release; the code keeps them).
+PARAMS: dict[str, Param] = {
+    "model": Param("choice", "decoder preset", choices=tuple(sorted(k for k, v in PRESETS.items() if v.kind != "vit")),
+                   default=SPEC6["model"], source=_S6, nullable=False),
+    "seq_len": Param("int", "sequence length s", "tokens", lo=1, default=SPEC6["seq_len"], source=_S6, nullable=False),
+    "batch": V["batch"].like(description="mini-batch b (sequences)", default=SPEC6["batch"], source=_S6,
+                             nullable=False),
+    "lora_rank": Param("int", "LoRA rank r", "", lo=1, default=SPEC6["lora_rank"], source=_S6, nullable=False),
+    "lora_targets": Param("strs", "LoRA-adapted projections", choices=("q", "k", "v", "o", "up", "gate", "down"),
+                          default=list(SPEC6["lora_targets"]), source=_S6, nullable=False),
+    "p_w": Param("int", "bytes per frozen weight", "bytes", lo=1, default=SPEC6["p_w"], source=_S6, nullable=False),
+    "p_a": Param("int", "bytes per activation element", "bytes", lo=1, default=SPEC6["p_a"], source=_S6,
+                 nullable=False),
+    "p_t": Param("int", "training-state bytes per LoRA parameter", "bytes", lo=0, default=SPEC6["p_t"], source=_S6,
+                 nullable=False),
+    "gamma": Param("float", "activation-saving factor (Eq. 3)", "", lo=0, lo_open=True, default=SPEC6["gamma"],
+                   source=_S6, nullable=False),
+    "beta": Param("float", "backward / forward FLOP ratio", "", lo=0, default=SPEC6["beta"], source=_S6,
+                  nullable=False),
+    "overhead_bytes": Param("float", "memory overhead M_0", "bytes", lo=0, default=SPEC6["overhead_bytes"],
+                            source=_S6, nullable=False),
+    "local_iterations": Param("int", "local iterations K", "", lo=1, default=SPEC6["local_iterations"], source=_S6,
+                              nullable=False),
+    "l_min": Param("int", "privacy floor of the user's cut (C1)", "", lo=1, default=1, source="spec §4 (C1)",
+                   nullable=False),
+    "cuts": Param("ints", "a fixed cut pair [l_u, l_e] (None: optimised)", "", lo=0, length=2),
+    "l_u": Param("int", "fixed user cut l_u (with l_e)", "", lo=0, nullable=False),
+    "l_e": Param("int", "fixed edge cut l_e (with l_u)", "", lo=0, nullable=False),
+    "l_c": Param("int", "the baselines' single cut (None: min(4, L - 1))", "", lo=0),
+    "t_max_s": Param("float", "delay limit T^max of P2 (default inf: none)", "s", lo=0, lo_open=True, allow_inf=True,
+                     source="spec §4 (P2)", nullable=False),
+    "cloud_adapter": Param("choice", "cloud LoRA adapter per stream or shared (spec §9)",
+                           choices=READINGS["cloud_adapter"], default="per-stream", source="spec §9", nullable=False),
+    "sfl_weights": Param("choice", "SFL weight copies or shared (spec §9)", choices=READINGS["sfl_weights"],
+                         default="copies", source="spec §9", nullable=False),
+    "activation_model": Param("choice", "saved activations: Eq. 3 or the analytic profile (spec §9 item 9)",
+                              choices=READINGS["activation_model"], default="korthikanti", source="spec §9",
+                              nullable=False),
+    "include_labels": Param("bool", "count the labels sent to the cloud", default=True, source="spec §9",
+                            nullable=False),
+    "include_lora_flop": Param("bool", "count the LoRA FLOP (Eq. 11)", default=False, source="spec §3.4",
+                               nullable=False),
+    "include_aggregation": Param("bool", "include the aggregation delay", default=True, source="spec §9",
+                                 nullable=False),
+    "device_memory_bytes": V["device_memory_bytes"].like(description="user memory M_n^max (one value or one per "
+                                                         "user; default: the scenario's, 4 GiB in §6)", nullable=False),
+    "edge_memory_bytes": Param("floats", "edge memory M_e^max (one value or one per edge; 16 GiB in §6)", _MEM, lo=0,
+                               lo_open=True, allow_inf=True, nullable=False),
+    "cloud_memory_bytes": Param("float", "cloud memory M_c^max (80 GiB in §6)", _MEM, lo=0, lo_open=True,
+                                allow_inf=True, nullable=False),
+    "n_devices": V["n_devices"].like(description="users N (shipped scenario, 'spec6' or a random instance)",
+                                     nullable=False),
+    "n_edges": V["n_edges"].like(description="edge servers E <= N (shipped scenario, 'spec6' or a random instance)",
+                                 nullable=False),
+    "seed": V["seed"].like(description="seed of a random instance (random_instance)", nullable=False),
+    "fading_seed": Param("int", "seed of one Rayleigh draw per user-edge pair (None: no fading)", "", lo=0),
+    "n_layers": Param("int", "blocks L of the random instance's gpt2-tiny (with seed)", "", lo=2, hi=10**4,
+                      default=4, nullable=False),
+}
+TABLE = ParamTable(PROBLEM, PARAMS, internal={"n_devices": "n_users", "device_memory_bytes": "user_memory_bytes"})
+
+
 def _split_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     train = {k: params.pop(k) for k in list(params) if k in _TRAINING_KEYS}
     opts = {k: params.pop(k) for k in list(params) if k in _OPTION_KEYS}
@@ -462,26 +530,29 @@ def random_instance(seed: int, **params: Any) -> Instance:
     return from_scenario(random_scenario(seed, n_users, n_edges), model=model, **params)
 
 
-def load(profile: str | None = None, scenario: str | None = None, **params: Any) -> Instance:
+def load(profile: Any = None, scenario: Any = None, **params: Any) -> Instance:
     """Build an instance for the CLI.
 
     ``profile``: a decoder preset of :data:`slopt.profiles.transformer.PRESETS` (default
     ``gpt2-medium``, spec §6). ``scenario``: ``None`` -> the shipped ``three_tier`` scenario;
     ``"spec6"`` -> the §6 table (``n_users``, ``n_edges``); a file or shipped name otherwise
     (``n_users`` / ``n_edges`` on the shipped scenario: the same generator and seed at that size);
-    ``seed=<int>`` -> :func:`random_instance`. Every parameter of the instance is a keyword
+    ``seed=<int>`` -> :func:`random_instance`; a :class:`Scenario` object works like a file, and a
+    transformer ModelGraph (``slopt.profiles.transformer``) like its preset. Every parameter
+    (:data:`PARAMS`) of the instance is a keyword
     (``l_u``/``l_e`` fix the cut pair; readings ``cloud_adapter``, ``sfl_weights``,
     ``activation_model``, ...).
     """
-    params = dict(params)
+    params = TABLE.check(params)
     if profile is not None:
-        params["model"] = profile
+        cfg = transformer_config(profile, "three-tier")
+        params["model"] = TABLE.check({"model": cfg})["model"] if isinstance(cfg, str) else cfg
     if "seed" in params:
         return random_instance(check_int("seed", params.pop("seed")), **params)
     if scenario == "spec6":
         return spec6_instance(params.pop("n_users", 10), params.pop("n_edges", 3), **params)
     fading = params.pop("fading_seed", None)
-    sc = read_scenario(scenario or "three_tier")
+    sc = scenario_arg(scenario) if scenario is not None else read_scenario("three_tier")
     if "n_users" in params or "n_edges" in params:
         if scenario not in (None, "three_tier"):
             k = "n_users" if "n_users" in params else "n_edges"
