@@ -544,7 +544,7 @@ def from_torch(module: Any, example_inputs: Any, example_kwargs: Mapping[str, An
                     f"one eager forward/backward pass instead (vertices = module calls; pass "
                     f"fallback=False to raise)", UserWarning, stacklevel=2)
             if ep is not None:
-                nodes, run_on, uncounted = _run_anywhere(ep, module, args, kwargs, cost_on)
+                ep, nodes, run_on, uncounted = _run_anywhere(ep, module, args, kwargs, cost_on)
                 if check:
                     try:
                         totals, eager_bwd, check_on = _whole_model_detail(
@@ -683,8 +683,11 @@ def _sdpa_as_on(home: Any) -> Callable[..., Any] | None:
         if q.device.type != "meta":
             return plain(q, k, v, attn_mask, dropout_p, is_causal, scale=scale,
                          enable_gqa=enable_gqa)
-        probe = [torch.empty(t.shape, dtype=t.dtype) for t in (q, k, v)]
-        mask = None if attn_mask is None else torch.empty(attn_mask.shape, dtype=attn_mask.dtype)
+        def probe_of(t: Any) -> Any:   # same shape, dtype and requires_grad, on the CPU
+            p = torch.empty(t.shape, dtype=t.dtype)
+            return p.requires_grad_(True) if t.requires_grad and p.is_floating_point() else p
+        probe = [probe_of(t) for t in (q, k, v)]
+        mask = None if attn_mask is None else probe_of(attn_mask)
         try:
             choice = torch._fused_sdp_choice(*probe, mask, dropout_p, is_causal, scale=scale,
                                              enable_gqa=enable_gqa)
@@ -728,16 +731,17 @@ def _meta_state(module: Any) -> dict[str, Any]:
 
 
 def _run_anywhere(ep: Any, module: Any, args: tuple, kwargs: dict,
-                  cost_on: str) -> tuple[dict[str, _Node], str, dict[str, int]]:
-    """Operator-by-operator run on meta copies, or on the inputs' device if meta fails."""
+                  cost_on: str) -> tuple[Any, dict[str, _Node], str, dict[str, int]]:
+    """Operator-by-operator run on meta copies, or on the inputs' device if meta fails (then
+    the module itself is exported again: a meta copy's graph may hold meta constants)."""
     if cost_on == "meta":
         try:
             nodes, unknown = _run(ep, module, args, kwargs, meta=True)
-            return nodes, "meta", unknown
+            return ep, nodes, "meta", unknown
         except ValidationError:
-            pass
+            ep = _export(module, args, kwargs, meta=False)
     nodes, unknown = _run(ep, module, args, kwargs, meta=False)
-    return nodes, "inputs' device", unknown
+    return ep, nodes, "inputs' device", unknown
 
 
 def _exclusive(counts: Mapping[str, Mapping[Any, int]], root: str) -> dict[str, float]:
