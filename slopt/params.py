@@ -122,35 +122,36 @@ class Param:
         if self.hi is not None:
             num["le"] = self.hi
         ibound = {k: v for k, v in num.items() if k != "allow_inf_nan"}
-        fnum = Annotated[float, BeforeValidator(_no_bool), PField(strict=False, **num)]
-        inum = Annotated[int, BeforeValidator(_no_bool), PField(strict=True, **ibound)]
+        # constraints first, validators after: the JSON Schema then shows minimum / maximum
+        fnum = Annotated[float, PField(strict=False, **num), BeforeValidator(_no_bool)]
+        inum = Annotated[int, PField(strict=True, **ibound), BeforeValidator(_no_bool)]
         lst = {"min_length": self.length, "max_length": self.length} if self.length else {"min_length": 1}
         if self.kind == "float":
             t: Any = fnum
         elif self.kind == "int":
             t = inum
         elif self.kind == "bool":
-            t = Annotated[bool, BeforeValidator(_plain), PField(strict=True)]
+            t = Annotated[bool, PField(strict=True), BeforeValidator(_plain)]
         elif self.kind == "str":
             t = Annotated[str, PField(strict=True)]
         elif self.kind == "choice":
             t = Literal[self.choices]  # type: ignore[valid-type]
         elif self.kind == "range":
-            t = Annotated[list[fnum], BeforeValidator(_as_list), AfterValidator(_ordered),  # type: ignore[valid-type]
-                          PField(min_length=2, max_length=2)]
+            t = Annotated[list[fnum], PField(min_length=2, max_length=2), BeforeValidator(_as_list),  # type: ignore[valid-type]
+                          AfterValidator(_ordered)]
         elif self.kind == "span":
-            rng = Annotated[list[fnum], BeforeValidator(_as_list), AfterValidator(_ordered),  # type: ignore[valid-type]
-                            PField(min_length=2, max_length=2)]
+            rng = Annotated[list[fnum], PField(min_length=2, max_length=2), BeforeValidator(_as_list),  # type: ignore[valid-type]
+                            AfterValidator(_ordered)]
             t = Union[fnum, rng]  # type: ignore[valid-type]
         elif self.kind in ("floats", "ints"):
             one = fnum if self.kind == "floats" else inum
-            many = Annotated[list[one], BeforeValidator(_as_list), PField(**lst)]  # type: ignore[valid-type]
+            many = Annotated[list[one], PField(**lst), BeforeValidator(_as_list)]  # type: ignore[valid-type]
             t = many if self.length else Union[one, many]  # type: ignore[valid-type]
         elif self.kind == "strs":
             one_s: Any = Literal[self.choices] if self.choices else Annotated[str, PField(strict=True)]  # type: ignore[valid-type]
-            t = Union[one_s, Annotated[list[one_s], BeforeValidator(_as_list), PField(min_length=1)]]  # type: ignore[valid-type]
+            t = Union[one_s, Annotated[list[one_s], PField(min_length=1), BeforeValidator(_as_list)]]  # type: ignore[valid-type]
         elif self.kind == "layers":
-            idx = Annotated[int, BeforeValidator(_no_bool), PField(strict=True, ge=0)]
+            idx = Annotated[int, PField(strict=True, ge=0), BeforeValidator(_no_bool)]
             name = Annotated[str, PField(strict=True)]
             mask = Annotated[bool, PField(strict=True)]
             t = Union[name, idx, Annotated[list[Union[name, idx]], BeforeValidator(_as_list)],  # type: ignore[valid-type]

@@ -253,5 +253,8 @@ def schemas() -> dict[str, type[BaseModel]]:
     import slopt.profiles.schema  # noqa: F401  (registers "profile")
     import slopt.scenarios.schema  # noqa: F401  (registers "scenario")
     import slopt.sweep  # noqa: F401  (registers "sweep")
+    from slopt.problems import problems
+
+    problems()   # each problem's parameter table registers "<problem>"
 
     return {k: f() for k, f in sorted(_SCHEMAS.items())}
