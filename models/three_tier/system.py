@@ -369,6 +369,11 @@ def measure_memory(cfg: TransformerConfig | str = "gpt2-tiny", seq_len: int = 64
     ``F.dropout`` would keep a 4-byte float mask). The cloud runs
     ``streams`` concurrent mini-batches with one LoRA replica each (Eq. 9, per-stream reading).
 
+    ``runtime_peak_bytes`` is each tier's peak measured the way the split-training runtime
+    measures a side (:func:`slopt.runtime.memory.MemoryTracker`: every storage the tier's
+    operators create, from creation until freed, plus its weights), so three-tier and the
+    dag-split runtime report peak memory the same way.
+
     Returns one row per tier with measured and modelled (both activation readings) components.
     """
     import torch
@@ -484,6 +489,12 @@ def _measure(torch: Any, Fn: Any, drop: Any, cfg: TransformerConfig, seq_len: in
         lora = [p for p in ps if p.requires_grad]
         return {"frozen": frozen, "lora": bytes_of(lora), "lora_params": lora}
 
+    # peak memory per tier, measured as the split-training runtime measures each side
+    # (slopt.runtime.memory: every storage a tier's operators create, live until freed)
+    from slopt.runtime.memory import MemoryTracker
+
+    trackers = {"user": MemoryTracker([user]), "edge": MemoryTracker([edge]),
+                "cloud": MemoryTracker([*cloud_blocks, head])}
     idx = torch.randint(0, V, (streams, batch, seq_len))
     tgt = torch.randint(0, V, (streams, batch, seq_len))
     # user part (stream 0 only: one user per edge)
@@ -492,7 +503,8 @@ def _measure(torch: Any, Fn: Any, drop: Any, cfg: TransformerConfig, seq_len: in
         for blk in user[1:]:
             x = blk(x)
         return x
-    h_u, saved_u = run_saved(user_fwd)
+    with trackers["user"]:
+        h_u, saved_u = run_saved(user_fwd)
     h_u_in = h_u.detach().requires_grad_(True)
 
     def edge_fwd():
@@ -500,7 +512,8 @@ def _measure(torch: Any, Fn: Any, drop: Any, cfg: TransformerConfig, seq_len: in
         for blk in edge:
             x = blk(x)
         return x
-    h_e, saved_e = run_saved(edge_fwd)
+    with trackers["edge"]:
+        h_e, saved_e = run_saved(edge_fwd)
     h_e_in = [h_e.detach().requires_grad_(True)] + [h_e.detach().clone().requires_grad_(True)
                                                    for _ in range(streams - 1)]
 
@@ -512,7 +525,8 @@ def _measure(torch: Any, Fn: Any, drop: Any, cfg: TransformerConfig, seq_len: in
                 x = blk(x)
             losses.append(head(x, tgt[sidx]))
         return losses
-    losses, saved_c = run_saved(cloud_fwd)
+    with trackers["cloud"]:
+        losses, saved_c = run_saved(cloud_fwd)
 
     def act_bytes(saved, mods, inputs=()):
         pids = {p.untyped_storage().data_ptr() for m in mods for p in m.parameters()}
@@ -522,18 +536,22 @@ def _measure(torch: Any, Fn: Any, drop: Any, cfg: TransformerConfig, seq_len: in
     acts = {"user": act_bytes(saved_u, [user]), "edge": act_bytes(saved_e, [edge]),
             "cloud": act_bytes(saved_c, [*cloud_blocks, head])}
     # backward through all three parts and one Adam step per part
-    sum(losses).backward()
-    h_e.backward(h_e_in[0].grad)
-    h_u.backward(h_u_in.grad)
+    with trackers["cloud"]:
+        sum(losses).backward()
+    with trackers["edge"]:
+        h_e.backward(h_e_in[0].grad)
+    with trackers["user"]:
+        h_u.backward(h_u_in.grad)
     stat = {"user": static([user]), "edge": static([edge]), "cloud": static([*cloud_blocks, head])}
     rows = []
     for tier, st in stat.items():
         opt = torch.optim.Adam(st["lora_params"], lr=1e-3)
-        opt.step()
+        with trackers[tier]:
+            opt.step()
         grads = bytes_of([p.grad for p in st["lora_params"] if p.grad is not None])
         state = bytes_of([v for s_ in opt.state.values() for v in s_.values() if torch.is_tensor(v) and v.dim() > 0])
         rows.append({"tier": tier, "frozen_bytes": st["frozen"], "lora_state_bytes": st["lora"] + grads + state,
-                     "activation_bytes": acts[tier]})
+                     "activation_bytes": acts[tier], "runtime_peak_bytes": int(trackers[tier].peak)})
     unchanged = all(torch.equal(p, frozen_before[id(p)]) for m in (user, edge, head, *cloud_blocks)
                     for p in m.parameters() if not p.requires_grad)
     df = pd.DataFrame(rows)
@@ -549,6 +567,7 @@ def _measure(torch: Any, Fn: Any, drop: Any, cfg: TransformerConfig, seq_len: in
         df[f"rel_error_{reading}"] = df[f"model_{reading}_bytes"] / df["measured_bytes"] - 1
     # the gamma of Eq. 3 that the measurement implies (measured / Korthikanti count at gamma = 1)
     df["gamma_measured"] = df["activation_bytes"] / df["model_korthikanti_activation_bytes"]
+    df["rel_error_runtime_peak"] = df["model_korthikanti_bytes"] / df["runtime_peak_bytes"] - 1
     df["frozen_weights_unchanged"] = unchanged
     return df
 
