@@ -33,7 +33,7 @@ def tiny(seed, n=None, m=None, **kw):
     rng = np.random.default_rng(seed)
     n = n or int(rng.integers(2, 6))
     m = m or int(rng.integers(1, 4))
-    return gsfl.random_instance(seed, n_clients=n, n_edges=m, profile=synthetic.chain(4),
+    return gsfl.random_instance(seed, n_devices=n, n_edges=m, profile=synthetic.chain(4),
                                 n_samples=int(rng.integers(50, 400)), **kw)
 
 
@@ -63,7 +63,7 @@ def test_hand_instance_values():
 
 
 def test_breakdown_sums_to_round():
-    inst = gsfl.load(n_clients=7, n_edges=3, seed=3)
+    inst = gsfl.load(n_devices=7, n_edges=3, seed=3)
     for scheme in gsfl.SCHEMES:
         lat = gsfl.evaluate(inst, 3, np.arange(7) % 3, scheme=scheme)
         assert sum(lat.breakdown_s.values()) == pytest.approx(lat.round_s)
@@ -72,7 +72,7 @@ def test_breakdown_sums_to_round():
 
 def test_spec_section9_default_instance():
     """§9: VGG-11, N = 20, f = 1 GFLOP/s, η = 8, cut 2; C8's ordering GSFL < SFL < SL < FL."""
-    inst = gsfl.load("vgg11-spec", None, client_flops=1e9, eta=8, cut=2)
+    inst = gsfl.load("vgg11-spec", None, device_flops=1e9, eta=8, cut=2)
     x, al = np.arange(20) % 4, np.full(4, 0.25)
     sl, sfl, fl = (gsfl.evaluate(inst, 2, scheme=s).round_s for s in ("sl", "splitfed", "fl"))
     g = gsfl.evaluate(inst, 2, x, al)
@@ -480,13 +480,13 @@ def test_cli_solve_json():
 
     r = CliRunner()
     for method in ("paper", "sl", "fl", "splitfed"):
-        out = r.invoke(app, ["solve", "gsfl", "--method", method, "--json", "--set", "n_clients=6",
+        out = r.invoke(app, ["solve", "gsfl", "--method", method, "--json", "--set", "n_devices=6",
                              "--set", "n_edges=2"])
         assert out.exit_code == 0, out.output
         d = json.loads(out.output)
         assert d["problem"] == "gsfl" and d["objective"] > 0
     if installed("scip"):
-        out = r.invoke(app, ["solve", "gsfl", "--method", "exact", "--json", "--set", "n_clients=4",
+        out = r.invoke(app, ["solve", "gsfl", "--method", "exact", "--json", "--set", "n_devices=4",
                              "--set", "n_edges=2", "--set", "cut=2"])
         assert out.exit_code == 0, out.output
         assert json.loads(out.output)["status"] == "optimal"
