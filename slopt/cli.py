@@ -126,6 +126,9 @@ def solve(
                    "the method returns its incumbent with bound and gap when it is reached"),
     mip_gap: Optional[float] = typer.Option(None, help="relative MIP gap"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="problem parameter key=value (repeatable)"),
+    solver_options: Optional[str] = typer.Option(
+        None, "--solver-options", help='solver options as JSON, e.g. \'{"presolve": "off"}\' (names as the solver knows them)'),
+    tee: bool = typer.Option(False, "--tee", help="show the solver's own log (methods that call a solver)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Solve one problem instance with one method.
@@ -140,9 +143,19 @@ def solve(
         time_limit = EXACT_TIME_LIMIT_S
     try:
         p = get(problem)
+        extra: dict[str, Any] = {}
+        if solver_options:
+            try:
+                extra["solver_options"] = json.loads(solver_options)
+            except json.JSONDecodeError as exc:
+                raise SloptError(f"--solver-options is not JSON ({exc}): {solver_options!r}") from None
+            if not isinstance(extra["solver_options"], dict):
+                raise SloptError(f"--solver-options must be a JSON object, got {solver_options!r}")
+        if tee:
+            extra["tee"] = True
         with interruptible():
             plan = p.run(method, profile=profile, scenario=scenario, solver=solver, time_limit=time_limit,
-                         mip_gap=mip_gap, **parse_sets(set_))
+                         mip_gap=mip_gap, **extra, **parse_sets(set_))
     except SloptError as exc:
         _fail(exc)
         return

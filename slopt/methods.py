@@ -11,21 +11,40 @@ problems:
   the argument and the value;
 - ``plan.seconds`` filled with the wall-clock time when the method did not set it.
 
+- ``solver_options``, ``tee`` and ``verbose`` on *every* method, with the names Pyomo and
+  gurobi-optimods users know: a method whose own signature does not take them still accepts them;
+  they then become the defaults of every :func:`slopt.solvers.solve` call made inside the method
+  (:func:`call_defaults`). ``verbose=True`` also shows the method's progress records (the
+  ``slopt`` loggers, :mod:`slopt.progress`) for the duration of the call. ``solver_options`` given
+  to a method that ends without calling a solver is reported with a warning.
+
 Methods that call a solver several times share one budget through :class:`Deadline`.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import inspect
+import logging
 import math
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from slopt.errors import ValidationError
 from slopt.plan import Plan
 
-__all__ = ["method", "check_solve_args", "Deadline"]
+__all__ = ["method", "check_solve_args", "Deadline", "call_defaults"]
+
+_CALL: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("slopt_method_call", default=None)
+
+
+def call_defaults() -> dict[str, Any] | None:
+    """The ``solver_options`` / ``tee`` of the method call in progress (read by ``solve()``, which
+    also counts its calls in ``"solves"``), or None outside a decorated method."""
+    return _CALL.get()
 
 
 def check_solve_args(solver: Any = None, time_limit: Any = None, mip_gap: Any = None,
@@ -67,13 +86,45 @@ def method(fn: Callable[..., Plan] | None = None, *, check_args: bool = True) ->
     """
 
     def wrap(f: Callable[..., Plan]) -> Callable[..., Plan]:
+        try:
+            params = inspect.signature(f).parameters
+        except (TypeError, ValueError):
+            params = {}
+        takes_var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        own = {k for k in ("solver_options", "tee", "verbose") if k in params or takes_var_kw}
+
         @functools.wraps(f)
         def run(inst: Any, *args: Any, **kw: Any) -> Plan:
             if check_args:
                 check_solve_args(kw.get("solver"), kw.get("time_limit"), kw.get("mip_gap"),
                                  kw.get("solver_options"), kw.get("tee", kw.get("verbose")))
+            taken = {k: kw.pop(k) for k in ("solver_options", "tee", "verbose") if k in kw and k not in own}
+            outer = _CALL.get()
+            ctx = {"solver_options": taken.get("solver_options", (outer or {}).get("solver_options")),
+                   "tee": bool(taken.get("tee") or taken.get("verbose") or (outer or {}).get("tee")),
+                   "solves": 0}
+            token = _CALL.set(ctx)
+            handler = None
+            if taken.get("verbose") or kw.get("verbose"):
+                from slopt.progress import enable
+
+                root = logging.getLogger("slopt")
+                had = list(root.handlers)
+                handler = enable(logging.INFO)
+                if handler in had:
+                    handler = None   # the caller enabled logging already: leave it on
             t0 = time.perf_counter()
-            plan = f(inst, *args, **kw)
+            try:
+                plan = f(inst, *args, **kw)
+            finally:
+                _CALL.reset(token)
+                if outer is not None:
+                    outer["solves"] += ctx["solves"]
+                if handler is not None:
+                    logging.getLogger("slopt").removeHandler(handler)
+            if taken.get("solver_options") and ctx["solves"] == 0:
+                warnings.warn(f"{f.__name__} called no solver: solver_options {taken['solver_options']!r} "
+                              "had no effect", UserWarning, stacklevel=2)
             if isinstance(plan, Plan) and not plan.seconds:
                 plan.seconds = time.perf_counter() - t0
             return plan

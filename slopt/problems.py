@@ -80,6 +80,8 @@ class Problem:
             takes = set(inspect.signature(fn).parameters)
         except (TypeError, ValueError):
             takes = set()
+        if getattr(fn, "__slopt_method__", False):   # @slopt.methods.method accepts all three
+            takes |= {"solver_options", "tee", "verbose"}
         kw: dict[str, Any] = {"solver": solver, "time_limit": time_limit, "mip_gap": mip_gap}
         if solver_options is not None:
             if "solver_options" in takes:

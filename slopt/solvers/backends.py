@@ -295,6 +295,14 @@ def solve(
         raise ValidationError(f"solver_options must be a dict of the solver's own option names, got {opts!r}",
                               "solver_options")
     tee = bool(tee or verbose)
+    from slopt.methods import call_defaults
+
+    call = call_defaults()   # solver_options / tee given to the method that calls solve()
+    if call is not None:
+        call["solves"] += 1
+        if call.get("solver_options"):
+            opts = {**(opts or {}), **call["solver_options"]}   # the user's options win
+        tee = tee or bool(call.get("tee"))
     if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, (int, float))
                                    or not (math.isfinite(time_limit) and time_limit > 0)):
         raise ValidationError(f"time_limit = {time_limit!r} s; it must be a finite number > 0", "time_limit")
