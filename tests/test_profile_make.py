@@ -106,6 +106,9 @@ def test_layerdrop_falls_back_to_a_module_level_profile():
     assert g.forward_flop[g.index("head")] == head and g.backward_flop[g.index("head")] == 2 * head
     assert g.forward_flop.sum() == 3 * lin + head
     assert g.param_bytes.sum() == 4 * sum(p.numel() for p in m.parameters())
+    c = g.provenance["check"]
+    assert c["sum_forward_flop"] == c["whole_model_forward_flop"]
+    assert c["sum_backward_flop"] == c["whole_model_backward_flop"]
     chain = ["layers.0", "relu", "layers.1", "relu_1", "layers.2", "relu_2", "head"]
     for u, w in zip(chain, chain[1:]):                  # the data path, in order
         assert g.index(w) in g.successors(u), (u, w)
@@ -375,3 +378,24 @@ def test_operator_costs_on_meta_equal_the_real_run():
     assert fast.provenance["operators_run_on"] == "meta"
     for col in ("forward_flop", "backward_flop", "activation_bytes", "param_bytes"):
         assert np.array_equal(getattr(fast, col), getattr(slow, col)), col
+
+
+def test_onnx_target_with_input_shape(tmp_path):
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from slopt.profiles.target import make_profile
+
+    w = numpy_helper.from_array(np.zeros((8, 3, 3, 3), dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="/conv/Conv", pads=[1, 1, 1, 1])],
+        "one-conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8, "H", "W"])], [w])
+    path = tmp_path / "conv.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+                     .SerializeToString())
+    g = make_profile(str(path), input_shape=[3, 16, 16], batch=4)
+    assert g.forward_flop.sum() == 2 * 27 * 8 * 16 * 16               # per sample
+    assert g.activation_bytes[0] == 4 * 8 * 16 * 16
+    with pytest.raises(ValidationError, match="does not apply to an ONNX target"):
+        make_profile(str(path), lora_rank=4)

@@ -246,6 +246,10 @@ def _hf(model_type: str, sets: dict[str, Any], device: str, dtype: Any) -> tuple
     if getattr(config, "use_cache", None) is True:
         config.use_cache = False
         notes["use_cache"] = "set to False (training step; a cache object cannot be traced)"
+    for attr in ("layerdrop", "encoder_layerdrop", "decoder_layerdrop"):
+        if attr not in sets and (getattr(config, attr, 0) or 0) > 0:
+            notes[attr] = f"{getattr(config, attr)} -> 0 (every layer is profiled, none dropped)"
+            setattr(config, attr, 0.0)
     if getattr(config, "is_encoder_decoder", False) and getattr(
             config, "decoder_start_token_id", None) is None:
         config.decoder_start_token_id = config.pad_token_id or 0

@@ -744,13 +744,14 @@ def _run_anywhere(ep: Any, module: Any, args: tuple, kwargs: dict,
     return ep, nodes, "inputs' device", unknown
 
 
-def _exclusive(counts: Mapping[str, Mapping[Any, int]], root: str) -> dict[str, float]:
-    """Per-module FLOP without those of the child modules, from ``FlopCounterMode``'s
-    hierarchical counts (keys ``Root``, ``Root.a``, ``Root.a.lin``), paths relative to the root."""
-    tot = {k: float(sum(v.values())) for k, v in counts.items() if k != "Global"}
-    keys = sorted(tot, key=lambda k: k.count("."))
+def _exclusive(tot: Mapping[str, float], glob: float, root: str) -> dict[str, float]:
+    """Per-module FLOP without those of the child modules, from hierarchical per-module totals
+    (``FlopCounterMode``'s keys ``Root``, ``Root.a``, ``Root.a.lin``), paths relative to the
+    root. Module tracking in backward can miss a parent while a child runs; negative
+    differences are clamped to 0 and the total is kept equal to ``glob``."""
+    tot = {k: v for k, v in tot.items() if k != "Global"}
     parent: dict[str, str | None] = {}
-    for k in keys:
+    for k in tot:
         parts = k.split(".")
         parent[k] = next((".".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)
                           if ".".join(parts[:i]) in tot), None)
@@ -761,12 +762,23 @@ def _exclusive(counts: Mapping[str, Mapping[Any, int]], root: str) -> dict[str, 
     rel: dict[str, float] = {}
     for k, v in out.items():
         r = "" if k == root else (k[len(root) + 1:] if k.startswith(root + ".") else k)
-        rel[r] = rel.get(r, 0.0) + v
-    glob = float(sum(counts.get("Global", {}).values()))
-    rest = glob - sum(tot[k] for k in tot if parent[k] is None)
-    if rest:
+        rel[r] = rel.get(r, 0.0) + max(v, 0.0)
+    rest = glob - sum(rel.values())
+    if rest > 0:
         rel[""] = rel.get("", 0.0) + rest
-    return rel
+    elif rest < 0 and sum(rel.values()) > 0:
+        f = glob / sum(rel.values())
+        rel = {k: v * f for k, v in rel.items()}
+    return {k: v for k, v in rel.items() if v}
+
+
+def _module_backward(counts: Mapping[str, Mapping[Any, int]],
+                     fwd_counts: Mapping[str, Mapping[Any, int]], root: str,
+                     bwd_total: float) -> dict[str, float]:
+    """Backward FLOP per module path from counts after forward+backward and after forward."""
+    hier = {k: float(sum(v.values())) - float(sum(fwd_counts.get(k, {}).values()))
+            for k, v in counts.items()}
+    return _exclusive(hier, bwd_total, root)
 
 
 def _grad_targets(module_params: list[Any], args: Any) -> list[Any]:
@@ -829,7 +841,6 @@ def _one_pass(module: Any, args: tuple, kwargs: dict, loss_fn: Any, meta: bool,
             fwd_counts = copy.deepcopy(c.get_flop_counts())
             fwd = float(sum(fwd_counts.get("Global", {}).values()))
             loss = (loss_fn or _default_loss)(out)
-            bwd_by_path: dict[str, float] = {}
             if loss is not None and getattr(loss, "requires_grad", False):
                 targets = _grad_targets(params, (a, kw))
                 try:   # .backward(inputs=): autograd.grad does not support module tracking hooks
@@ -838,10 +849,8 @@ def _one_pass(module: Any, args: tuple, kwargs: dict, loss_fn: Any, meta: bool,
                     raise _BackwardFailed(exc) from exc
             counts = c.get_flop_counts()
             total = float(sum(counts.get("Global", {}).values()))
-            both = _exclusive(counts, root)
-            fwd_only = _exclusive(fwd_counts, root)
-            bwd_by_path = {k: v - fwd_only.get(k, 0.0) for k, v in both.items()}
-    return (fwd, total - fwd), {k: v for k, v in bwd_by_path.items() if v}, out
+            bwd_by_path = _module_backward(counts, fwd_counts, root, total - fwd)
+    return (fwd, total - fwd), bwd_by_path, out
 
 
 class _BackwardFailed(Exception):
@@ -966,14 +975,16 @@ def _eager_ops(module: Any, args: tuple, kwargs: dict, loss_fn: Any, cost_on: st
                               f"fails ({exc}); the model cannot be trained as given",
                               "module") from exc.exc
     nodes = rec.finish(module, out)
-    by_path: dict[str, list[Any]] = {}
+    by_path: dict[str, list[Any]] = {}          # operators on the data path (kept as vertices)
     for n in nodes.values():
-        by_path.setdefault(n.path, []).append(n)
+        if n.data:
+            by_path.setdefault(n.path, []).append(n)
+    data_nodes = [n for n in nodes.values() if n.data]
     for p, v in per.items():
         q = p
         while q not in by_path and q:
             q = q.rpartition(".")[0]
-        target = by_path.get(q) or list(nodes.values())[-1:]
+        target = by_path.get(q) or data_nodes[-1:]
         f = sum(n.fwd for n in target)
         for n in target:
             n.bwd += v * n.fwd / f if f > 0 else 0.0
@@ -1009,9 +1020,7 @@ def _one_pass_state(module: Any, state: dict, a: Any, kw: Any, loss_fn: Any,
                     raise _BackwardFailed(exc) from exc
             counts = c.get_flop_counts()
             total = float(sum(counts.get("Global", {}).values()))
-            both, fwd_only = _exclusive(counts, root), _exclusive(fwd_counts, root)
-    return (fwd, total - fwd), {k: v - fwd_only.get(k, 0.0) for k, v in both.items()
-                                if v - fwd_only.get(k, 0.0)}, out
+    return (fwd, total - fwd), _module_backward(counts, fwd_counts, root, total - fwd), out
 
 
 def _recorder(module: Any) -> Any:
