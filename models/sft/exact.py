@@ -104,7 +104,8 @@ def exact(inst: SFTInstance, *, solver: str | None = None, time_limit: float | N
     the incumbent are pruned at once. Incumbents to start from: the face vertices of Claim 11 and
     the paper's ALM (Algorithm 2), so the result is never worse than the paper's.
 
-    ``mip_gap``: relative gap proven before stopping (default 1e-6); ``time_limit`` (s): on expiry
+    ``mip_gap``: relative gap proven before stopping (default 1e-6; values below 1e-9, e.g. 0, are
+    raised to 1e-9, which the plan's ``solve.gap_limit`` states); ``time_limit`` (s): on expiry
     the incumbent comes back as ``feasible`` with the bound and the gap. Progress (incumbent,
     bound, gap, open boxes) goes to the ``slopt.models.sft`` logger. ``solver="scip"`` (or any
     MINLP solver) solves :func:`exact_minlp` instead; ``solver="enumeration"`` runs
@@ -118,7 +119,7 @@ def exact(inst: SFTInstance, *, solver: str | None = None, time_limit: float | N
         return vertex_enumeration(inst, time_limit=time_limit, mip_gap=mip_gap)
     t0 = time.perf_counter()
     dl = Deadline(time_limit)
-    gap_tol = 1e-6 if mip_gap is None else float(mip_gap)
+    gap_tol = 1e-6 if mip_gap is None else max(float(mip_gap), 1e-9)   # J is evaluated to ~1e-13
     N = inst.N
     Ls = block_allocations(inst)
     W = accuracy_weights(inst, Ls)
