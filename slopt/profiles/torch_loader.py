@@ -570,8 +570,7 @@ def from_torch(module: Any, example_inputs: Any, example_kwargs: Mapping[str, An
             f"from_torch: {type(module).__name__}: operators without a FLOP formula were counted "
             f"as 0 FLOP: {', '.join(f'{k} (x{v})' for k, v in sorted(uncounted.items()))}",
             UserWarning, stacklevel=2)
-    graph = _build(nodes, {}, granularity if ep is not None or granularity == "op" or
-                   not isinstance(granularity, str) else "module", block, batch_size)
+    graph = _build(nodes, {}, granularity, block, batch_size)
     prov: dict[str, Any] = {
         "tool": "slopt.profiles.from_torch (torch.export + FlopCounterMode, forward and backward "
                 "run operator by operator)" if ep is not None else
