@@ -45,16 +45,21 @@ def _extra(m: Any, extra_constraints: ExtraConstraints | None, instance: Any) ->
 def build_bandwidth_cvxpy(A: Any, C: Any, *, extra_constraints: ExtraConstraints | None = None,
                           instance: Any = None) -> Any:
     """The convex bandwidth split as a CVXPY problem (the check of Alg. 5): min T s.t.
-    T >= A_k + C_k inv_pos(α_k), Σ α_k <= 1 (non-empty groups only)."""
+    T >= A_k + C_k / α_k, Σ α_k <= 1 (non-empty groups only)."""
     import cvxpy as cp
 
     A, C = np.asarray(A, dtype=float), np.asarray(C, dtype=float)
     alpha = cp.Variable(A.shape[0], nonneg=True, name="alpha")
     T = cp.Variable(name="T")
+    u = cp.Variable(A.shape[0], nonneg=True, name="u")
     cons = [cp.sum(alpha) <= 1]
     for k in range(A.shape[0]):
-        cons.append(T >= A[k] + C[k] * cp.inv_pos(alpha[k]) if C[k] > 0 else T >= A[k])
-    return _cvx_problem(cp.Minimize(T), cons, {"alpha": alpha, "T": T}, extra_constraints, instance)
+        # u_k >= C_k / α_k as the rotated cone ||(2 √C_k, u_k - α_k)|| <= u_k + α_k: exact and free of the
+        # division (inv_pos is a power-cone approximation; quad_over_lin is checked as C_k / α_k)
+        cons.append(T >= A[k] + u[k])
+        if C[k] > 0:
+            cons.append(cp.norm(cp.hstack([2 * np.sqrt(C[k]), u[k] - alpha[k]]), 2) <= u[k] + alpha[k])
+    return _cvx_problem(cp.Minimize(T), cons, {"alpha": alpha, "u": u, "T": T}, extra_constraints, instance)
 
 
 
