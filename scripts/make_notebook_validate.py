@@ -182,7 +182,7 @@ ax.set_ylabel("MB"); plt.xticks(rotation=0); plt.tight_layout(); plt.show()"""),
     ("md", """## 6. The SFT compressor on the wire
 
 The same ResNet-18 split at 10 Mbit/s with the uploaded activations compressed by
-`slopt.compression` (Top-K keep ratio θ = 0.1, 4-bit stochastic quantisation, Golomb-Rice mask);
+`slopt.compression` (Top-K keep ratio θ = 0.1, 4-bit stochastic quantisation, range-coded mask);
 the gradients come back uncompressed."""),
     ("code", """from slopt.runtime import SplitSession, split_model
 sm = split_model(m18, x18, g18, D18)

@@ -150,7 +150,7 @@ class Link:
                 from slopt.compression import encode
 
                 enc = encode(t.detach().float().cpu().numpy(), compress["theta"], compress.get("q", 4),
-                             seed=compress.get("seed", 0))
+                             seed=compress.get("seed"))
                 blob = enc.payload
                 meta.append([name, str(t.dtype).removeprefix("torch."), list(t.shape), len(blob), "sft"])
             else:
