@@ -19,16 +19,12 @@ __all__ = ["breakdown_bars", "pareto_front", "memory_bars", "dag_split", "sweep_
 
 
 def _figure(figsize: tuple[float, float] = (6.0, 4.0), ax: Any = None) -> tuple[Any, Any]:
-    """A new (figure, axes), or ``(ax.figure, ax)`` when the caller passes its own axes."""
+    """A new (figure, axes), or ``(ax.figure, ax)`` when the caller passes its own axes.
+
+    The backend is left as the caller set it (inline in a notebook; matplotlib falls back to Agg
+    on a machine without a display)."""
     if ax is not None:
         return ax.figure, ax
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
-        try:
-            matplotlib.use("Agg")
-        except Exception:
-            pass
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=figsize)

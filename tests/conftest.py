@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 from hypothesis import settings
@@ -14,6 +15,9 @@ from slopt.solvers import available_solvers
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+# profiles made by the tests are cached in a throwaway folder, not in the user's ~/.cache/slopt
+os.environ.setdefault("SLOPT_CACHE", tempfile.mkdtemp(prefix="slopt-test-cache-"))
 
 AVAILABLE = {r["solver"] for r in available_solvers() if r["available"]}
 

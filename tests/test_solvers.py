@@ -464,3 +464,17 @@ def test_plan_with_a_non_finite_objective_is_never_optimal() -> None:
     r = SolveResult("optimal", math.nan, math.nan, math.nan, 0.0, "highs")
     assert Plan("p", "milp", math.nan, solve=r).status == "error"
     assert Plan("p", "milp", 1.0, solve=SolveResult("feasible", 1.0, 0.5, 0.5)).to_dict()["termination"] == "time_limit"
+
+
+def test_cvxpy_sparse_constants_are_certified() -> None:
+    """A CVXPY problem whose constraint matrix is a scipy sparse constant certifies (not 'error')."""
+    import cvxpy as cp
+    import scipy.sparse as sp
+
+    from slopt.solvers import solve
+
+    A = sp.random(6, 4, density=0.5, random_state=0, format="csr") + sp.eye(6, 4)
+    x = cp.Variable(4)
+    prob = cp.Problem(cp.Minimize(cp.sum(x)), [A @ x >= 1, x >= 0, x <= 10])
+    res = solve(prob, solver="clarabel")
+    assert res.status == "optimal" and res.max_violation < 1e-6

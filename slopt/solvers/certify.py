@@ -198,7 +198,11 @@ def certify_cvxpy(prob: Any, tol: float = FEAS_TOL, int_tol: float = FEAS_TOL) -
         viol = float(np.max(np.abs(viol))) if viol.size else 0.0
         scale = 1.0
         for k in c.constants():
-            kv = np.asarray(k.value, dtype=float)
+            kv = k.value
+            if hasattr(kv, "toarray") or hasattr(kv, "tocoo"):      # a scipy sparse constant
+                kv = np.asarray(kv.tocoo().data if hasattr(kv, "tocoo") else kv.toarray(), dtype=float)
+            else:
+                kv = np.asarray(kv, dtype=float)
             if kv.size:
                 scale = max(scale, float(np.max(np.abs(kv))))
         if not math.isfinite(viol):
