@@ -555,7 +555,7 @@ def load(profile: Any = None, scenario: Any = None, **params: Any) -> Instance:
     sc = scenario_arg(scenario) if scenario is not None else read_scenario("three_tier")
     if "n_users" in params or "n_edges" in params:
         if scenario not in (None, "three_tier"):
-            k = "n_users" if "n_users" in params else "n_edges"
+            k = "n_devices" if "n_users" in params else "n_edges"   # the vocabulary's name of n_users
             raise ValidationError(f"{k} applies to the shipped scenario, scenario 'spec6' or a random instance "
                                   "(seed=...), not to a scenario file", k)
         # the shipped scenario is Scenario.random(seed=0, n_devices=8, n_edges=3, cloud=True); other
