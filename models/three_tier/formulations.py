@@ -62,13 +62,7 @@ def define_constraints(m: Any, inst: Instance, d: PairDelays, symmetry: bool = T
     # Linear form of the maxima of Eqs. 18-19: z_t >= value_{n,e} x_{n,e}^t. Written per user,
     # z_t >= sum_e value_{n,e} x_{n,e}^t, which equals the spec's pairwise form on every integer
     # point (C2: at most one e per user and round) and has a tighter LP relaxation.
-    def epi(z, val):
-        return lambda m, n, t: z[t] >= sum(float(val[n, e]) * m.x[n, e, t] for e in m.E)
-    m.epi_U = pyo.Constraint(m.N, m.T, rule=epi(m.zU, d.U))
-    m.epi_B = pyo.Constraint(m.N, m.T, rule=epi(m.zB, d.Bk))
-    if inst.include_aggregation:
-        m.epi_Au = pyo.Constraint(m.N, m.T, rule=epi(m.zAu, d.a_up))
-        m.epi_Ad = pyo.Constraint(m.N, m.T, rule=epi(m.zAd, d.a_dn))
+    _define_epigraphs(m, inst, d, per="user")
 
     if not symmetry:
         return
@@ -125,18 +119,31 @@ def build_fixed_cut(inst: Instance, l_u: int, l_e: int, *, strong: bool = False,
     return m
 
 
+def _define_epigraphs(m: Any, inst: Instance, d: PairDelays, per: str) -> None:
+    """z_t >= sum value_{n,e} x_{n,e}^t, summed over the edges e of each user n (``per="user"``:
+    rows ``epi_U``, ``epi_B``...) or over the users n of each edge e (``per="edge"``: rows
+    ``epi_U_edge``...), for the upload, backward and (with aggregation) adapter terms."""
+    import pyomo.environ as pyo
+
+    outer, suffix = (m.N, "") if per == "user" else (m.E, "_edge")
+
+    def epi(z, val):
+        if per == "user":
+            return lambda m, n, t: z[t] >= sum(float(val[n, e]) * m.x[n, e, t] for e in m.E)
+        return lambda m, e, t: z[t] >= sum(float(val[n, e]) * m.x[n, e, t] for n in m.N)
+    terms = [("U", m.zU, d.U), ("B", m.zB, d.Bk)]
+    if inst.include_aggregation:
+        terms += [("Au", m.zAu, d.a_up), ("Ad", m.zAd, d.a_dn)]
+    for name, z, val in terms:
+        m.add_component(f"epi_{name}{suffix}", pyo.Constraint(outer, m.T, rule=epi(z, val)))
+
+
 def define_edge_epigraphs(m: Any, inst: Instance, d: PairDelays) -> None:
     """z_t >= sum_n value_{n,e} x_{n,e}^t for every edge e: the same maxima as the per-user rows
     on integer points; in a full round (sum_n x_{n,e}^t = 1) a convex combination in the LP."""
     import pyomo.environ as pyo
 
-    def epi(z, val):
-        return lambda m, e, t: z[t] >= sum(float(val[n, e]) * m.x[n, e, t] for n in m.N)
-    m.epi_U_edge = pyo.Constraint(m.E, m.T, rule=epi(m.zU, d.U))
-    m.epi_B_edge = pyo.Constraint(m.E, m.T, rule=epi(m.zB, d.Bk))
-    if inst.include_aggregation:
-        m.epi_Au_edge = pyo.Constraint(m.E, m.T, rule=epi(m.zAu, d.a_up))
-        m.epi_Ad_edge = pyo.Constraint(m.E, m.T, rule=epi(m.zAd, d.a_dn))
+    _define_epigraphs(m, inst, d, per="edge")
 
 
 def define_sorted_bounds(m: Any, inst: Instance, d: PairDelays) -> None:
