@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -91,13 +90,15 @@ def print_table(rows: list[dict[str, Any]], title: str = "") -> None:
 
 
 def parse_sets(items: list[str] | None) -> dict[str, Any]:
-    """``["batch=32", "weights=[1, 0.5]"]`` -> ``{"batch": 32, "weights": [1, 0.5]}`` (YAML values)."""
+    """``["batch=32", "weights=[1, 0.5]"]`` -> ``{"batch": 32, "weights": [1, 0.5]}`` (YAML 1.2 values)."""
+    from slopt.schema import load_yaml
+
     out: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
             raise typer.BadParameter(f"--set expects key=value, got {item!r}")
         k, v = item.split("=", 1)
-        out[k.strip().replace("-", "_")] = yaml.safe_load(v)
+        out[k.strip().replace("-", "_")] = load_yaml(v, f"--set {item}")   # YAML 1.2: 1e9 is a number
     return out
 
 
