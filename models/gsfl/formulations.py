@@ -172,20 +172,26 @@ def build_misocp_pyomo(a: Any, C: Any, M: int, *, sync: float = 0.0, n_groups: i
     m.valid = pyo.Constraint(range(3), rule=lambda m, i: m.T >= _valid_bounds(a, C, M, n_groups)[i],
                              doc="valid lower bounds on T (see _valid_bounds)")
     _pyo_structure(pyo, m, N, M, n_groups, symmetry if _symmetric(a) else "none")
-    obj = m.T
+    obj = m.T + _pyo_sync_term(pyo, m, M, n_groups, sync)
+    m.obj = pyo.Objective(expr=obj, sense=pyo.minimize)
+    if upper_bound is not None:
+        m.cutoff = pyo.Constraint(expr=obj <= float(upper_bound), doc="incumbent cut-off")
+    return _extra(m, extra_constraints, instance)
+
+
+def _pyo_sync_term(pyo: Any, m: Any, M: int, n_groups: int | None, sync: float) -> Any:
+    """The synchronisation charge of the objective: ``sync`` when two or more groups are used.
+
+    With a free group count, binaries w_k (group k non-empty) and z (two or more groups) with
+    w_k >= x_{n,k} and (M-1) z >= Σ_k w_k - 1; with a fixed count, a constant."""
     if sync > 0 and n_groups is None:
         m.w = pyo.Var(m.K, domain=pyo.Binary, doc="w_k: group k non-empty")
         m.z = pyo.Var(domain=pyo.Binary, doc="z: two or more groups (sync charged)")
         m.used = pyo.Constraint(m.N, m.K, rule=lambda m, n, k: m.w[k] >= m.x[n, k])
         m.multi = pyo.Constraint(expr=(M - 1) * m.z >= sum(m.w[k] for k in m.K) - 1,
                                  doc="(M-1) z >= Σ_k w_k - 1: z = 1 when two or more groups are used")
-        obj = m.T + float(sync) * m.z
-    elif sync > 0 and n_groups >= 2:
-        obj = m.T + float(sync)
-    m.obj = pyo.Objective(expr=obj, sense=pyo.minimize)
-    if upper_bound is not None:
-        m.cutoff = pyo.Constraint(expr=obj <= float(upper_bound), doc="incumbent cut-off")
-    return _extra(m, extra_constraints, instance)
+        return float(sync) * m.z
+    return float(sync) if sync > 0 and n_groups >= 2 else 0.0
 
 
 def _pyo_structure(pyo: Any, m: Any, N: int, M: int, n_groups: int | None, symmetry: str) -> None:
@@ -239,16 +245,7 @@ def build_deadline_milp(a: Any, C: Any, M: int, T: float, *, sync: float = 0.0, 
     m.assign = pyo.Constraint(m.N, rule=lambda m, n: sum(m.x[n, k] for k in m.K) == 1,
                               doc="Σ_k x_{n,k} = 1: each client in exactly one group")
     _pyo_structure(pyo, m, N, M, n_groups, symmetry if _symmetric(a) else "none")
-    obj = T * sum(m.alpha[k] for k in m.K)
-    if sync > 0 and n_groups is None:
-        m.w = pyo.Var(m.K, domain=pyo.Binary, doc="w_k: group k non-empty")
-        m.z = pyo.Var(domain=pyo.Binary, doc="z: two or more groups (sync charged)")
-        m.used = pyo.Constraint(m.N, m.K, rule=lambda m, n, k: m.w[k] >= m.x[n, k])
-        m.multi = pyo.Constraint(expr=(M - 1) * m.z >= sum(m.w[k] for k in m.K) - 1,
-                                 doc="(M-1) z >= Σ_k w_k - 1: z = 1 when two or more groups are used")
-        obj = obj + float(sync) * m.z
-    elif sync > 0 and n_groups >= 2:
-        obj = obj + float(sync)
+    obj = T * sum(m.alpha[k] for k in m.K) + _pyo_sync_term(pyo, m, M, n_groups, sync)
     m.obj = pyo.Objective(expr=obj, sense=pyo.minimize)
     return _extra(m, extra_constraints, instance)
 
