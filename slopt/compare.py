@@ -9,18 +9,36 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any, Optional
 
 import numpy as np
 import pandas as pd
 
 from slopt.errors import SolverNotAvailable, ValidationError
 from slopt.problems import get
+from slopt.schema import Field, Index, Strict, StrictStr, register_schema, validate
 from slopt.solvers import BACKENDS, available_solvers, model_kind, solve
 from slopt.solvers.certify import obj_tol
 from slopt.solvers.classes import COVERED_BY, problem_class
 
-__all__ = ["compare", "problem_class", "flag_disagreements"]
+__all__ = ["compare", "problem_class", "flag_disagreements", "CompareOptions"]
+
+
+class CompareOptions(Strict):
+    """The options of a solver comparison (``slopt compare``, :func:`compare`)."""
+
+    problem: StrictStr = Field(description="registered problem name")
+    solvers: Optional[list[StrictStr]] = Field(None, description="backends to try (default: every installed one)")
+    instances: Annotated[int, Field(ge=0, le=10_000)] = Field(3, description="random instances (0: the shipped default)")
+    seed: Index = Field(0, description="seed of the first instance")
+    time_limit: Optional[Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
+        60.0, description="per-solve time limit, s")
+    mip_gap: Optional[Annotated[float, Field(ge=0, lt=1)]] = Field(None, description="relative MIP gap")
+    tol: Annotated[float, Field(gt=0, lt=1)] = Field(1e-6, description="relative tolerance of the disagreement flag")
+    params: Optional[dict[StrictStr, Any]] = Field(None, description="instance parameters (the problem's schema)")
+
+
+register_schema("compare", lambda: CompareOptions)
 
 
 #: backend classes that cover each problem class (a MINLP solver also solves MILPs, ...)
@@ -122,6 +140,9 @@ def compare(
     DataFrame with columns ``instance, formulation, class, solver, status, objective, bound, gap,
     seconds, message, best_bound, flag``.
     """
+    validate(CompareOptions, {"problem": problem, "solvers": None if solvers is None else list(solvers),
+                              "instances": instances, "seed": seed, "time_limit": time_limit, "mip_gap": mip_gap,
+                              "tol": tol, "params": params}, "compare")
     p = get(problem)
     if p.formulations is None:
         raise ValidationError(f"problem {problem!r} registers no formulations to compare", "problem")

@@ -250,6 +250,7 @@ def register_schema(name: str, model: Callable[[], type[BaseModel]]) -> None:
 
 def schemas() -> dict[str, type[BaseModel]]:
     """Every declared input schema by name (``scenario``, ``profile``, ``sweep``...)."""
+    import slopt.compare  # noqa: F401  (registers "compare")
     import slopt.profiles.schema  # noqa: F401  (registers "profile")
     import slopt.scenarios.schema  # noqa: F401  (registers "scenario")
     import slopt.sweep  # noqa: F401  (registers "sweep")

@@ -13,7 +13,7 @@ def test_reference_is_generated_from_the_schemas() -> None:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     text = mod.render()
-    for name in ("scenario", "profile", "sweep", "card", "dag-split", "gsfl", "sft", "three-tier"):
+    for name in ("scenario", "profile", "sweep", "compare", "card", "dag-split", "gsfl", "sft", "three-tier"):
         assert f"## `{name}`" in text
     assert "`compute_flops`" in text and "FLOP/s" in text
     assert (ROOT / "docs" / "reference.md").read_text() == text, \

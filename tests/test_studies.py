@@ -144,3 +144,14 @@ def test_compare_sft_families_agree() -> None:
     assert set(p2["solver"]) == set(solvers) and (p2["status"] == "optimal").all()
     assert np.allclose(p2["objective"], p2["objective"].iloc[0], rtol=1e-6)
     assert (df["flag"] == "").all(), df[df["flag"] != ""]
+
+
+def test_compare_options_are_validated() -> None:
+    from slopt.compare import compare
+
+    with pytest.raises(ValidationError, match="time_limit = -1"):
+        compare(PROBLEM, instances=1, time_limit=-1)
+    with pytest.raises(ValidationError, match="instances = True"):
+        compare(PROBLEM, instances=True)
+    with pytest.raises(ValidationError, match="tol = 2"):
+        compare(PROBLEM, tol=2)
