@@ -277,6 +277,14 @@ class ParamTable:
         out = check_params(self.problem, self.table, params, self.model, self.label, stacklevel=4)
         return {self.internal.get(k, k): v for k, v in out.items()}
 
+    def validate_args(self, args: dict[str, Any]) -> None:
+        """Check the keyword arguments of a direct call (``make_instance``) that are in the table,
+        under the table's names (None = the default; other keys are the caller's own). Values are
+        not converted: the call proceeds with what it was given."""
+        sub = {k: v for k, v in args.items() if k in self.table and v is not None}
+        if sub:
+            validate(self.model, sub, f"{self.problem} make_instance")
+
     def warn_alias(self, old: str, new: str) -> None:
         """The DeprecationWarning of a former name the problem translates itself."""
         _warn_alias(self.problem, old, new, 3)

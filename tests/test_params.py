@@ -261,3 +261,27 @@ def test_load_takes_a_modelgraph_object(problem: str, profile: str) -> None:
                                 param_bytes=[1.0, 1.0, 1.0], activation_bytes=[4.0, 4.0, 4.0])
         with pytest.raises(SloptError, match="transformer"):
             P.load(bare, None, **params)
+
+
+def test_make_instance_goes_through_the_table() -> None:
+    """dag-split and CARD's make_instance check their keywords with the same declared table as
+    load() and --set (gsfl's make_instance takes per-client arrays under its own names and checks
+    them itself; sft and three-tier build from a scenario object only)."""
+    from slopt.errors import ValidationError
+    from slopt.models import card, dag_split
+    from slopt.profiles import read
+    from slopt.scenarios import Scenario
+
+    g = read("resnet18")
+    for kw, key in (({"uplink_bps": True}, "uplink_bps"), ({"batch": float("nan")}, "batch"),
+                    ({"device_flops": -1.0}, "device_flops")):
+        with pytest.raises(ValidationError, match=f"make_instance: {key} = "):
+            dag_split.make_instance(g, **kw)
+    from slopt.profiles import ModelGraph
+
+    chain = ModelGraph.chain(forward_flop=[1e9, 1e9], backward_flop=[2e9, 2e9], param_bytes=[1e6, 1e6],
+                             activation_bytes=[1e5, 1e5])
+    sc = Scenario.random(0, n_devices=2)
+    for kw, key in (({"rounds": True}, "rounds"), ({"omega_E": -1.0}, "omega_E"), ({"kappa": math.inf}, "kappa")):
+        with pytest.raises(ValidationError, match=f"make_instance: {key} = "):
+            card.make_instance(chain, sc, **kw)

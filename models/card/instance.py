@@ -373,6 +373,7 @@ def make_instance(graph: ModelGraph, scenario: Scenario, *, gains: np.ndarray | 
     InfeasibleError
         The memory cap (C4) empties some device's cut set (names ``device_memory_bytes``).
     """
+    TABLE.validate_args(dict(locals()))   # the same declared checks as load() / --set
     fig = layer_figures(graph, check_int("batch", batch, lo=1), rho_B, include_head)
     srv = scenario.servers[0]
     f_max = f_max_hz if f_max_hz is not None else (srv.clock_hz_max or DEFAULTS["f_max_hz"])

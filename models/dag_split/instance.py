@@ -254,6 +254,7 @@ def make_instance(graph: ModelGraph | str, *, device_flops: float = DEFAULTS["de
     ValidationError : NaN / zero / negative throughput, rate or batch (naming the parameter)
     InfeasibleError : contradictory pins (a server-pinned layer is an ancestor of a device one)
     """
+    TABLE.validate_args(dict(locals()))   # the same declared checks as load() / --set
     if isinstance(graph, str):
         from slopt.profiles import read
         graph = read(graph)
