@@ -23,15 +23,12 @@ import pandas as pd
 
 
 def _ancestors(g, names):
-    idx = {g.index(n) for n in names}
-    stack = list(idx)
-    while stack:
-        v = stack.pop()
-        for u in g.predecessors(v):
-            if int(u) not in idx:
-                idx.add(int(u))
-                stack.append(int(u))
-    return np.array(sorted(idx))
+    """The device set: the named vertices and all their ancestors (networkx's closure)."""
+    import networkx as nx
+
+    G = g.to_networkx()
+    closed = set(names).union(*(nx.ancestors(G, n) for n in names))
+    return np.array(sorted(g.index(n) for n in closed))
 
 
 #: model spec, the vertex whose ancestors form the device set D, label

@@ -20,7 +20,6 @@ both sides (a tied embedding / LM head) cannot be split and raises :class:`Valid
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,18 +29,13 @@ import torch
 
 from slopt.errors import ValidationError
 from slopt.profiles.graph import ModelGraph
+from slopt.profiles.torch_loader import _module_path  # the same vertex grouping as from_torch
 
 __all__ = ["Traced", "Part", "SplitModel", "trace", "split_model", "vertex_part", "device_mask"]
 
 DEVICE, SERVER = 0, 1
 
 
-def _module_path(node: Any) -> str:
-    stack = node.meta.get("nn_module_stack") or {}
-    if not stack:
-        return ""
-    fqn = list(stack.values())[-1][0]
-    return re.sub(r"@\d+$", "", str(fqn))
 
 
 @dataclass
