@@ -291,24 +291,16 @@ def solve(
     if options is not None and solver_options is not None:
         raise ValidationError("pass solver options as solver_options or options, not both", "solver_options")
     opts = solver_options if solver_options is not None else options
-    if opts is not None and not isinstance(opts, dict):
-        raise ValidationError(f"solver_options must be a dict of the solver's own option names, got {opts!r}",
-                              "solver_options")
-    tee = bool(tee or verbose)
-    from slopt.methods import call_defaults
+    from slopt.methods import call_defaults, check_solve_args
 
+    check_solve_args(None, time_limit, mip_gap, opts)   # the same checks as every method's
+    tee = bool(tee or verbose)
     call = call_defaults()   # solver_options / tee given to the method that calls solve()
     if call is not None:
         call["solves"] += 1
         if call.get("solver_options"):
             opts = {**(opts or {}), **call["solver_options"]}   # the user's options win
         tee = tee or bool(call.get("tee"))
-    if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, (int, float))
-                                   or not (math.isfinite(time_limit) and time_limit > 0)):
-        raise ValidationError(f"time_limit = {time_limit!r} s; it must be a finite number > 0", "time_limit")
-    if mip_gap is not None and (isinstance(mip_gap, bool) or not isinstance(mip_gap, (int, float))
-                                or not (0 <= mip_gap < 1)):
-        raise ValidationError(f"mip_gap = {mip_gap!r}; it must be in [0, 1)", "mip_gap")
     if solver is None:
         from slopt.solvers.classes import problem_class
 
