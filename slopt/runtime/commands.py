@@ -109,6 +109,10 @@ def register(app: Any, profile_app: Any) -> None:
         iterations: int = typer.Option(3, help="timed iterations per rate"),
         warmup: int = typer.Option(1, help="untimed iterations per rate"),
         latency_s: float = typer.Option(0.0, help="one-way link latency added, seconds"),
+        message_overhead: str = typer.Option("calibrate", help="hand-off per message and direction added to "
+                                             "Eq. 6 (the runtime's calibration, not part of Eq. 6): "
+                                             "'calibrate' (measured on the link before the runs), seconds, "
+                                             "or 0 (off)"),
         png: Optional[Path] = typer.Option(None, help="write the predicted/measured figure"),
         as_json: bool = typer.Option(False, "--json", help="print the table as JSON"),
     ) -> None:
@@ -143,13 +147,22 @@ def register(app: Any, profile_app: Any) -> None:
                     raise ValidationError(f"method {method!r}: choose one of {', '.join(METHODS)}", "method")
                 inst = make_instance(g, batch=b, uplink_bps=rates[0], downlink_bps=rates[0] * downlink_factor)
                 D = METHODS[method](inst).decision["device_layers"]
+            overhead: Any = message_overhead
+            if message_overhead != "calibrate":
+                try:
+                    overhead = float(message_overhead)
+                except ValueError:
+                    raise ValidationError(f"--message-overhead {message_overhead!r}: 'calibrate' or a number of "
+                                          f"seconds >= 0", "message_overhead") from None
             res = validate_plan(m, x, g, D, rates=[(r, r * downlink_factor) for r in rates],
-                                iterations=iterations, warmup=warmup, latency_s=latency_s)
+                                iterations=iterations, warmup=warmup, latency_s=latency_s,
+                                message_overhead_s=overhead)
         except SloptError as exc:
             _fail(exc)
             return
         if as_json:
             console.print_json(json.dumps({"cut_layers": res.cut_layers,
+                                           "calibration": res.calibration.to_dict() if res.calibration else None,
                                            "table": res.table.to_dict("records")}))
         else:
             print_table(res.table.to_dict("records"), f"{profile}: predicted vs measured (cut {res.cut_layers})")

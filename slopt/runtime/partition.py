@@ -245,6 +245,9 @@ class SplitModel:
         of the profile)
     user_outputs : the graph outputs (produced by the server, or by the device when D = V)
     mask : D as a boolean mask over the vertices
+    cut_meta : for every cut value and raw input, ``(shape, dtype, needs_grad)`` at the example
+        batch, from the exported graph (``needs_grad``: a floating value downstream of a
+        trainable parameter, whose gradient is sent back)
     """
 
     device: Any
@@ -257,6 +260,27 @@ class SplitModel:
     mask: np.ndarray
     out_spec: Any = None
     names: list[str] = field(default_factory=list)
+    cut_meta: dict[str, tuple[tuple[int, ...], str, bool]] = field(default_factory=dict)
+
+
+def _cut_meta(tr: Traced, module: Any, wanted: Sequence[str]) -> dict[str, tuple[tuple[int, ...], str, bool]]:
+    """Shape, dtype and whether a gradient flows back, of the named values (exported meta)."""
+    named_p = dict(module.named_parameters(remove_duplicate=False))
+    grad: dict[str, bool] = {}
+    for n in tr.ep.graph.nodes:
+        kind, target = tr.placeholders.get(n.name, ("", ""))
+        if n.op == "placeholder":
+            grad[n.name] = kind == "param" and bool(named_p[target].requires_grad)
+        elif n.op == "call_function":
+            grad[n.name] = any(grad.get(a.name, False) for a in n.all_input_nodes)
+    by_name = {n.name: n for n in tr.ep.graph.nodes}
+    out: dict[str, tuple[tuple[int, ...], str, bool]] = {}
+    for w in wanted:
+        val = by_name[w].meta.get("val") if w in by_name else None
+        if isinstance(val, torch.Tensor):
+            out[w] = (tuple(int(d) for d in val.shape), str(val.dtype).removeprefix("torch."),
+                      bool(grad.get(w, False) and val.is_floating_point()))
+    return out
 
 
 def _assign_sides(tr: Traced, x: np.ndarray) -> dict[str, int]:
@@ -417,7 +441,7 @@ def split_model(module: Any, example_inputs: Any, graph: ModelGraph, device_set:
                            buffers, pnames, order))
     cut_vertex = [tr.vertex_of.get(c, -1) for c in cut]
     return SplitModel(parts[0], parts[1], cut, cut_vertex, raw, user_out, user_in, x, tr.out_spec,
-                      tr.names)
+                      tr.names, _cut_meta(tr, module, cut + raw))
 
 
 def vertex_part(tr: Traced, v: int) -> tuple[Any, list[str], list[str]]:

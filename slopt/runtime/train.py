@@ -29,11 +29,13 @@ import math
 import multiprocessing as mp
 import pickle
 import socket
+import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -42,7 +44,7 @@ from slopt.runtime.link import Link, check_rate
 from slopt.runtime.memory import measure_peak_memory, rss_peak_bytes
 from slopt.runtime.partition import Part, SplitModel
 
-__all__ = ["IterationRecord", "RunResult", "SplitSession", "run_split_training", "synthetic_inputs",
+__all__ = ["IterationRecord", "RunResult", "SplitSession", "LinkCalibration", "CALIBRATION_SIZES", "CALIBRATION_RATE_BPS", "run_split_training", "synthetic_inputs",
            "synthetic_target", "cross_entropy_loss", "reference_step"]
 
 
@@ -194,6 +196,80 @@ class RunResult:
         return out
 
 
+#: payload sizes (bytes) of :meth:`SplitSession.calibrate`: an empty message and 64 KiB .. 4 MiB
+CALIBRATION_SIZES = (0, 1 << 16, 1 << 20, 1 << 22)
+#: link rate of :meth:`SplitSession.calibrate` (10 Gbit/s): paced like every emulated rate up to
+#: tens of Gbit/s (the socket copy of a 64 KiB chunk hides behind the next chunk's wait), fast
+#: enough that the calibration takes milliseconds
+CALIBRATION_RATE_BPS = 1e10
+
+
+@dataclass
+class LinkCalibration:
+    """Hand-off cost of a message on the emulated link beyond the 8 N / R of the token bucket
+    (framing, serialisation copies, socket, waking the receiving process, decoding), measured by
+    :meth:`SplitSession.calibrate` (seconds).
+
+    * ``upload_message_s`` / ``download_message_s`` and ``upload_byte_s`` / ``download_byte_s``:
+      least squares of t(N) = a + c N over the calibration's payload sizes (a in seconds per
+      message, c in seconds per payload byte) — the link's summary;
+    * ``plan_upload_s`` / ``plan_download_s``: the hand-off of the run's own upload and download
+      messages (NaN when not measured) — what the prediction charges, since the per-byte cost is
+      not linear in N (it grows once a tensor no longer fits in the CPU cache).
+
+    This is the runtime's own calibration, not a term of dag-split's Eq. 6 (which has none).
+    ``samples``: one row per probe (payload bytes, tensors, upload_s, download_s, spreads).
+    """
+
+    upload_message_s: float
+    upload_byte_s: float
+    download_message_s: float
+    download_byte_s: float
+    plan_upload_s: float = float("nan")
+    plan_download_s: float = float("nan")
+    rate_bps: float = CALIBRATION_RATE_BPS
+    samples: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    plan: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def fit(cls, samples: pd.DataFrame, plan: Mapping[str, Any] | None = None,
+            rate_bps: float = CALIBRATION_RATE_BPS) -> "LinkCalibration":
+        out: list[float] = []
+        for col, ncol in (("upload_s", "payload_bytes"), ("download_s", "reply_payload_bytes")):
+            if samples.empty:
+                out += [float("nan"), float("nan")]
+                continue
+            n, t = samples[ncol].to_numpy(float), samples[col].to_numpy(float)
+            if len(np.unique(n)) >= 2:
+                c, a = np.polyfit(n, t, 1)
+            else:
+                a, c = float(np.median(t)), 0.0
+            out += [float(a), float(c)]
+        p = dict(plan or {})
+        return cls(*out, plan_upload_s=float(p.get("upload_s", float("nan"))),
+                   plan_download_s=float(p.get("download_s", float("nan"))), rate_bps=float(rate_bps),
+                   samples=samples, plan=p)
+
+    def overhead_s(self, direction: str, payload_bytes: float | None = None) -> float:
+        """Seconds charged per message in ``direction`` (``upload`` / ``download``): the plan's
+        measured message when calibrated, else the fit a + c x ``payload_bytes``."""
+        if direction not in ("upload", "download"):
+            raise ValidationError(f"direction = {direction!r}; choose upload or download", "direction")
+        plan = self.plan_upload_s if direction == "upload" else self.plan_download_s
+        if not math.isnan(plan):
+            return max(plan, 0.0)
+        a, c = ((self.upload_message_s, self.upload_byte_s) if direction == "upload"
+                else (self.download_message_s, self.download_byte_s))
+        return max(a + c * float(payload_bytes or 0.0), 0.0)
+
+    def to_dict(self) -> dict[str, float]:
+        return {"upload_message_s": self.upload_message_s, "upload_byte_s": self.upload_byte_s,
+                "download_message_s": self.download_message_s, "download_byte_s": self.download_byte_s,
+                "plan_upload_s": self.plan_upload_s, "plan_download_s": self.plan_download_s,
+                "rate_bps": self.rate_bps, **{f"plan_{k}": v for k, v in self.plan.items()
+                                              if k.endswith("bytes") or k == "tensors"}}
+
+
 # --------------------------------------------------------------------------- server process
 def _server_main(port: int, blob: bytes) -> None:  # pragma: no cover - runs in the child process
     cfg = pickle.loads(blob)
@@ -211,6 +287,10 @@ def _server_main(port: int, blob: bytes) -> None:  # pragma: no cover - runs in 
             h = msg.header
             if h["kind"] == "config":
                 link.configure(h["downlink_bps"], h["latency_s"], h["burst_bytes"])
+                continue
+            if h["kind"] == "echo":         # link calibration: send the tensors straight back
+                link.send("echo", {k: msg.tensors[k] for k in h.get("reply", msg.tensors)},
+                          upload_end=msg.t_received)
                 continue
             if h["kind"] in ("stop", "report"):
                 link.configure(math.inf)
@@ -339,6 +419,81 @@ class SplitSession:
             if self.proc.is_alive():  # pragma: no cover
                 self.proc.kill()
             self.proc = None
+
+    # ----------------------------------------------------------------- link calibration
+    def _echo(self, payload: dict[str, Any], reply: Sequence[str], repeats: int, rate: float,
+              compress: Mapping[str, Any] | None, statistic: str) -> dict[str, float]:
+        """``repeats`` round trips (after one untimed): the hand-off beyond 8 x wire bytes / rate
+        of the message device -> server (``payload``) and of the reply server -> device (the
+        tensors named in ``reply``), timed as a run times its transfers."""
+        assert self.link is not None
+        ups, dns = [], []
+        sent: dict[str, Any] = {}
+        msg: Any = None
+        for r in range(int(repeats) + 1):
+            sent = self.link.send("echo", payload, compress=dict(compress) if compress else None,
+                                  compress_names=set(self.split.cut), reply=list(reply))
+            msg = self.link.recv()
+            if r:
+                ups.append(msg.header["upload_end"] - sent["t_start"] - 8 * sent["wire_bytes"] / rate)
+                dns.append(msg.t_received - msg.header["t_send"] - 8 * msg.wire_bytes / rate)
+        pick = statistics.median if statistic == "median" else min
+        return {"payload_bytes": sent["payload_bytes"], "wire_bytes": sent["wire_bytes"],
+                "reply_payload_bytes": msg.payload_bytes, "reply_wire_bytes": msg.wire_bytes,
+                "tensors": len(payload), "upload_s": float(pick(ups)), "download_s": float(pick(dns)),
+                "upload_spread_s": float(np.subtract(*np.percentile(ups, [75, 25])) / 2),
+                "download_spread_s": float(np.subtract(*np.percentile(dns, [75, 25])) / 2)}
+
+    def calibrate(self, sizes: Sequence[int] = CALIBRATION_SIZES, repeats: int = 5, tensors: int = 1, *,
+                  plan: bool = True, compress: Mapping[str, Any] | None = None, statistic: str = "median",
+                  rate_bps: float = CALIBRATION_RATE_BPS) -> "LinkCalibration":
+        """Measure the hand-off cost of a message on this session's link (:class:`LinkCalibration`).
+
+        Every probe is a round trip device -> server -> device timed exactly as a run times its
+        transfers (sender's first byte offered -> receiver's last byte decoded, one clock for both
+        processes) at ``rate_bps`` with no latency; what exceeds 8 x wire bytes / rate is the
+        hand-off (framing, serialisation copies, socket, waking the receiver, decoding).
+
+        * ``sizes``: payloads of N bytes (``tensors`` float32 tensors each, sent and echoed) for the
+          least-squares fit t(N) = ``message_s`` + ``byte_s`` x N per direction;
+        * ``plan``: also the run's own two messages — the cut tensors (shapes and dtypes of the
+          split's ``cut_meta`` at the session's batch; through the SFT compressor when
+          ``compress`` is given) up, and the gradients of those that need one down — which is what
+          :func:`slopt.runtime.validate.predict` charges per message (one message per direction
+          per iteration).
+        """
+        if self.link is None:
+            raise ValidationError("calibrate: D = V has no link (no server process)", "device_set")
+        if int(repeats) < 1 or int(tensors) < 1:
+            raise ValidationError(f"calibrate: repeats = {repeats!r}, tensors = {tensors!r}; need both >= 1",
+                                  "repeats")
+        if statistic not in ("median", "min"):
+            raise ValidationError(f"statistic = {statistic!r}; choose median or min", "statistic")
+        rate = check_rate("rate_bps", rate_bps)
+        self.link.configure(math.inf)
+        self.link.send("config", downlink_bps=rate, latency_s=0.0, burst_bytes=0.0)
+        self.link.configure(rate)
+        rows = []
+        g = torch.Generator().manual_seed(self.seed)
+        for n in sizes:
+            k = max(int(n) // 4, 0)
+            per = [k // int(tensors) + (1 if j < k % int(tensors) else 0) for j in range(int(tensors))]
+            payload = {f"t{j}": torch.randn(m, generator=g) for j, m in enumerate(per)}
+            rows.append(self._echo(payload, list(payload), repeats, rate, None, statistic))
+        plan_row = None
+        if plan:
+            payload, reply = {}, []
+            for name in self.split.cut + self.split.raw_inputs:
+                shape, dtype, needs = self.split.cut_meta[name]
+                shape = (int(self.batch), *shape[1:]) if self.batch is not None and shape else shape
+                dt = getattr(torch, dtype)
+                payload[name] = (torch.randn(shape, generator=g).to(dt) if dt.is_floating_point
+                                 else torch.zeros(shape, dtype=dt))
+                if needs and name in self.split.cut:
+                    reply.append(name)
+            plan_row = self._echo(payload, reply, repeats, rate, compress, statistic)
+        self.link.configure(math.inf)
+        return LinkCalibration.fit(pd.DataFrame(rows), plan_row, rate)
 
     # ----------------------------------------------------------------- one run
     def run(self, iterations: int, uplink_bps: float, downlink_bps: float, *, latency_s: float = 0.0,

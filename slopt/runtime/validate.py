@@ -7,56 +7,146 @@ else FLOP / throughput) and trains the split model for real (:mod:`slopt.runtime
 same rates. Components compared (seconds per iteration, medians over the iterations after the
 warm-up):
 
-| component | predicted (Eq. 6 term) | measured |
+| component | predicted (Eq. 6 term + runtime hand-off) | measured |
 |---|---|---|
 | device compute | Σ_{v∈D} τ^dev_v | device forward + backward + optimiser step |
 | server compute | Σ_{v∈S} τ^srv_v | server forward + loss + backward + optimiser step |
-| upload | Σ_u z_u B a_u / R_up | first byte offered on the device -> last byte decoded on the server |
-| download | Σ_u z_u B g_u / R_dn | first byte offered on the server -> last byte decoded on the device |
-| total | T(D) + 2 x latency | wall time of the iteration on the device |
-| parts total | T(D) + 2 x latency | device compute + server compute + upload + download |
+| upload | Σ_u z_u B a_u / R_up + h_up | first byte offered on the device -> last byte decoded on the server |
+| download | Σ_u z_u B g_u / R_dn + h_dn | first byte offered on the server -> last byte decoded on the device |
+| total | T(D) + 2 x latency + h_up + h_dn | wall time of the iteration on the device |
+| parts total | T(D) + 2 x latency + h_up + h_dn | device compute + server compute + upload + download |
 
 Compute is measured with the clock the profile was measured with: CPU seconds of each side's
 process by default (``time.process_time``; it does not grow while another job holds the core, so
 a run on a shared machine is compared like for like with per-layer times that were measured the
 same way), or wall seconds (``compute_clock="wall"``).
 
-The model has no optimiser step, no serialisation and no latency term; the latency is added to
-the predicted total (one propagation delay per direction), the other two stay in the measured
-side and are part of the difference the table shows.
+**The hand-off h is slopt's runtime calibration, not part of the paper's Eq. 6.** Eq. 6 charges
+a transfer 8N/R and nothing else; the runtime also frames, copies (serialises) and decodes every
+message, and the receiving process has to wake up on its socket. The runtime sends exactly one
+message per direction per iteration (:data:`MESSAGES_PER_DIRECTION`; the cut tensors up, their
+gradients down), so h_up / h_dn = 1 x the hand-off of that message. ``message_overhead_s``:
+``"calibrate"`` (the default of :func:`validate_plan` and ``slopt validate``) measures it once per
+session on the same link before the runs (:meth:`~slopt.runtime.train.SplitSession.calibrate`:
+round trips of the plan's own messages — same tensors, shapes and dtypes, through the SFT
+compressor when ``compress`` is on — at 10 Gbit/s, minus 8 x wire bytes / R; plus a sweep of
+payload sizes fitted as a + c N for the record); a float fixes h in seconds per message; 0 turns
+it off. The table carries both predictions: ``predicted_s`` / ``error`` with h and
+``predicted_eq6_s`` / ``error_eq6`` with Eq. 6 (+ latency) alone. Measured on this machine
+(``docs/runtime.md``): a ~0.06-0.1 ms intercept per message, ~5 µs per extra tensor, and a
+per-byte part that dominates for large tensors and is not linear in N (0.2-0.5 ns/byte while a
+tensor fits in the CPU cache, ~1 ns/byte for 4 MB tensors), hence the calibration on the plan's
+own messages rather than a fitted a + c N.
+
+With the SFT compressor on the wire (``compress=``), the predicted upload bytes are the
+compressor's own size model (:func:`sft_payload_bytes`, Eq. 7 of sft-two-timescale.md) for every
+floating cut tensor; the encoder's CPU time is part of the calibrated upload hand-off.
+
+The model has no optimiser step or loss term; those stay in the measured side and are part of
+the difference the table shows.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from slopt.errors import ValidationError
 from slopt.profiles.graph import ModelGraph
 from slopt.runtime.link import check_rate
 from slopt.runtime.partition import SplitModel, device_mask, split_model
-from slopt.runtime.train import RunResult, SplitSession, cross_entropy_loss
+from slopt.runtime.train import LinkCalibration, RunResult, SplitSession, cross_entropy_loss
 
-__all__ = ["predict", "validate_plan", "ValidationResult", "plot_validation", "COMPONENTS"]
+__all__ = ["predict", "validate_plan", "ValidationResult", "plot_validation", "COMPONENTS",
+           "MESSAGES_PER_DIRECTION", "sft_payload_bytes"]
 
 COMPONENTS = ("device_compute", "server_compute", "upload", "download", "total", "parts_total")
+#: messages per direction per iteration of :class:`~slopt.runtime.train.SplitSession`: the device
+#: sends the cut tensors in one ``fwd`` message, the server the gradients in one ``bwd`` message
+#: (the peak-memory iteration's extra ``report`` round trip is not among the timed iterations)
+MESSAGES_PER_DIRECTION = 1
+
+
+def sft_payload_bytes(shape: Sequence[int], theta: float, q: int = 4) -> float:
+    """Predicted bytes of one tensor through the SFT compressor, by the compressor's own size
+    model (:func:`slopt.compression.eq7_bits`, spec sft-two-timescale.md Eq. 7, clipped):
+    E min(theta q + H2(theta), q) bits plus one fp32 scale per row of the last axis (the S_hdr
+    the encoder sends). Not counted: the coder's excess over E H2(theta) (rANS: < 1 % of the mask
+    bits for E >= 1e5) and the payload's self-describing head and the coder's lane states (a few
+    hundred bytes per tensor)."""
+    from slopt.compression import eq7_bits
+
+    e = float(np.prod(shape)) if len(shape) else 1.0
+    rows = e / float(shape[-1]) if len(shape) and shape[-1] else 1.0
+    return float(eq7_bits(e, theta, int(q), header_bits=32.0 * rows)) / 8.0
+
+
+def _overhead(value: Any, direction: str, payload_bytes: float) -> float:
+    """Seconds charged per message: a :class:`LinkCalibration`'s, or a fixed float."""
+    if isinstance(value, LinkCalibration):
+        return value.overhead_s(direction, payload_bytes)
+    v = float(value)
+    if not (v >= 0) or math.isinf(v):
+        raise ValidationError(f"message_overhead_s = {value!r}; a number of seconds >= 0, or 'calibrate'",
+                              "message_overhead_s")
+    return v
 
 
 def predict(graph: ModelGraph, device_set: Any, *, uplink_bps: float, downlink_bps: float, batch: float,
-            latency_s: float = 0.0, **instance: Any) -> dict[str, float]:
-    """dag-split's prediction of one iteration (seconds per component; ``total`` = T(D) + 2 latency)."""
+            latency_s: float = 0.0, message_overhead_s: Any = 0.0, compress: Mapping[str, Any] | None = None,
+            cut_meta: Mapping[str, tuple[Sequence[int], str, bool]] | None = None,
+            **instance: Any) -> dict[str, float]:
+    """dag-split's prediction of one iteration (seconds per component), plus the runtime's terms.
+
+    ``total`` = T(D) (Eq. 6) + per direction (``latency_s`` + messages x hand-off), with one
+    message per direction per iteration (:data:`MESSAGES_PER_DIRECTION`); the hand-off is
+    ``message_overhead_s`` — a :class:`~slopt.runtime.train.LinkCalibration` (the session's
+    measured hand-off of the plan's own messages), a fixed number of seconds, or 0 (Eq. 6 alone).
+    The hand-off is the runtime's calibration, **not** a term of Eq. 6; it is added to the upload
+    and download components, and ``eq6_total`` / ``eq6_upload`` / ``eq6_download`` keep Eq. 6 (+
+    latency) alone.
+
+    ``compress={"theta": .., "q": ..}`` (the SFT compressor on the uploaded activations, as in
+    :meth:`~slopt.runtime.train.SplitSession.run`) replaces the bytes of every floating cut tensor
+    by :func:`sft_payload_bytes`; needs ``cut_meta`` (the split's shapes, dtypes at the example
+    batch ``batch``; :attr:`SplitModel.cut_meta`). ``upload_bytes`` / ``download_bytes``: the
+    predicted payload bytes per iteration.
+    """
     from slopt.models.dag_split import evaluate, make_instance
 
     x = device_mask(graph, device_set)
     inst = make_instance(graph, uplink_bps=uplink_bps, downlink_bps=downlink_bps, batch=batch, **instance)
     ev = evaluate(inst, x, check=False)
+    up_s, dn_s = float(ev["upload_s"]), float(ev["download_s"])
+    up_bytes, dn_bytes = up_s * float(uplink_bps) / 8, dn_s * float(downlink_bps) / 8
+    if compress:
+        if cut_meta is None:
+            raise ValidationError("predict: compress needs cut_meta (the split's cut tensor shapes)", "cut_meta")
+        import torch
+
+        theta, q = float(compress["theta"]), int(compress.get("q", 4))
+        for shape, dtype, _ in cut_meta.values():
+            dt = getattr(torch, dtype)
+            if dt.is_floating_point:
+                raw = float(np.prod(shape)) * torch.empty((), dtype=dt).element_size()
+                up_bytes += sft_payload_bytes(shape, theta, q) - raw
+        up_s = 8 * up_bytes / float(uplink_bps)
+    lat = float(latency_s)
+    o_up = _overhead(message_overhead_s, "upload", up_bytes) * MESSAGES_PER_DIRECTION
+    o_dn = _overhead(message_overhead_s, "download", dn_bytes) * MESSAGES_PER_DIRECTION
+    eq6 = float(ev["delay_s"]) + up_s - float(ev["upload_s"])      # Eq. 6 with the compressed upload
+    total = eq6 + 2 * lat + o_up + o_dn
     return {"device_compute": ev["device_compute_s"], "server_compute": ev["server_compute_s"],
-            "upload": ev["upload_s"], "download": ev["download_s"],
-            "total": ev["delay_s"] + 2 * float(latency_s), "parts_total": ev["delay_s"] + 2 * float(latency_s)}
+            "upload": up_s + o_up, "download": dn_s + o_dn, "total": total, "parts_total": total,
+            "eq6_upload": up_s, "eq6_download": dn_s, "eq6_total": eq6 + 2 * lat,
+            "upload_overhead_s": o_up, "download_overhead_s": o_dn,
+            "upload_bytes": up_bytes, "download_bytes": dn_bytes}
 
 
 @dataclass
@@ -69,6 +159,8 @@ class ValidationResult:
     runs: list[RunResult] = field(default_factory=list)
     cut_layers: list[str] = field(default_factory=list)
     measured_times: bool = False
+    calibration: LinkCalibration | None = None
+    message_overhead: Any = 0.0
 
     def totals(self) -> pd.DataFrame:
         return self.table[self.table.component == "total"].reset_index(drop=True)
@@ -89,6 +181,7 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
                   optimizer: tuple[str, dict[str, Any]] = ("sgd", {"lr": 1e-3}), memory: bool = True,
                   compress: Mapping[str, Any] | None = None, split: SplitModel | None = None,
                   statistic: str = "median", compute_clock: str | None = None,
+                  message_overhead_s: Any = "calibrate", calibration_repeats: int = 7,
                   **instance: Any) -> ValidationResult:
     """Predicted versus measured delay of a dag-split plan, per component, over a sweep of rates.
 
@@ -107,6 +200,12 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
     compute_clock : ``"cpu"`` (CPU seconds of each side's process) or ``"wall"`` for the two
         compute components; default: the clock the profile's times were measured with
         (``provenance["measured"]["device"]["clock"]``, else wall)
+    message_overhead_s : the hand-off charged per message and direction on top of Eq. 6 (the
+        runtime's calibration, not part of Eq. 6): ``"calibrate"`` (default) measures it once on
+        this session's link before the runs (:meth:`SplitSession.calibrate`, the plan's own
+        messages, ``calibration_repeats`` round trips); a float (seconds) fixes it; 0 switches
+        it off. The table always also carries ``predicted_eq6_s`` / ``error_eq6`` (Eq. 6 + latency
+        alone).
     instance : other :func:`~slopt.models.dag_split.make_instance` keywords (``device_flops``...)
 
     Raises
@@ -131,8 +230,21 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
     if compute_clock not in ("cpu", "wall"):
         raise ValidationError(f"compute_clock = {compute_clock!r}; choose cpu or wall", "compute_clock")
     suffix = "_cpu_s" if compute_clock == "cpu" else "_s"
+    calibrate = isinstance(message_overhead_s, str)
+    if calibrate and message_overhead_s != "calibrate":
+        raise ValidationError(f"message_overhead_s = {message_overhead_s!r}; 'calibrate', a number of "
+                              f"seconds >= 0, or 0 (off)", "message_overhead_s")
+    if not calibrate and not isinstance(message_overhead_s, LinkCalibration):
+        _overhead(message_overhead_s, "upload", 0.0)
     rows, runs = [], []
+    cal: LinkCalibration | None = message_overhead_s if isinstance(message_overhead_s, LinkCalibration) else None
     with SplitSession(sm, flat, batch=batch, loss_fn=loss_fn, optimizer=optimizer, threads=threads) as s:
+        if calibrate:
+            if s.link is not None:
+                cal = s.calibrate(repeats=calibration_repeats, compress=compress)
+            overhead: Any = cal if cal is not None else 0.0
+        else:
+            overhead = message_overhead_s
         for up, dn in pairs:
             res = s.run(iterations, up, dn, latency_s=latency_s, warmup=warmup, memory=memory,
                         compress=compress)
@@ -148,16 +260,31 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
             lo["parts_total"] = sum(lo[key[c]] for c in ("device_compute", "server_compute", "upload", "download"))
             key["parts_total"] = "parts_total"
             pred = predict(graph, sm.mask, uplink_bps=up, downlink_bps=dn, batch=b, latency_s=latency_s,
+                           message_overhead_s=overhead, compress=compress, cut_meta=_meta_at(sm, b),
                            **instance)
+            eq6 = {**pred, "upload": pred["eq6_upload"], "download": pred["eq6_download"],
+                   "total": pred["eq6_total"], "parts_total": pred["eq6_total"]}
+            nbytes = {"upload": (pred["upload_bytes"], m["upload_payload_bytes"]),
+                      "download": (pred["download_bytes"], m["download_payload_bytes"])}
             for c in COMPONENTS:
-                p, q = pred[c], measured[c]
+                p, q, p0 = pred[c], measured[c], eq6[c]
+                pb, mb = nbytes.get(c, (float("nan"), float("nan")))
                 rows.append({"uplink_bps": up, "downlink_bps": dn, "component": c, "predicted_s": p,
                              "measured_s": q, "ratio": q / p if p > 0 else float("nan"),
                              "error": (q - p) / p if p > 0 else float("nan"),
                              "measured_min_s": lo[key[c]],
-                             "error_min": (lo[key[c]] - p) / p if p > 0 else float("nan")})
+                             "error_min": (lo[key[c]] - p) / p if p > 0 else float("nan"),
+                             "predicted_eq6_s": p0, "error_eq6": (q - p0) / p0 if p0 > 0 else float("nan"),
+                             "predicted_bytes": pb, "measured_bytes": mb})
     cut = runs[0].cut_layers if runs else []
-    return ValidationResult(pd.DataFrame(rows), runs, cut, "device_time_s" in graph.extra)
+    return ValidationResult(pd.DataFrame(rows), runs, cut, "device_time_s" in graph.extra, cal,
+                            overhead if not isinstance(overhead, LinkCalibration) else "calibrated")
+
+
+def _meta_at(sm: SplitModel, batch: int) -> dict[str, tuple[tuple[int, ...], str, bool]]:
+    """The cut tensors' meta with the first dimension set to the run's batch."""
+    return {k: ((int(batch), *shape[1:]) if shape else shape, dt, g) for k, (shape, dt, g) in sm.cut_meta.items()
+            if k in sm.cut}
 
 
 def plot_validation(result: ValidationResult, ax: Any = None, path: str | Path | None = None,

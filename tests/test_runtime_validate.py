@@ -1,0 +1,112 @@
+"""The runtime's link calibration (per-message hand-off on top of Eq. 6) and the prediction of
+slopt.runtime.validate: the hand-off term's arithmetic, the calibration's message composition,
+the SFT compressor's size model against the bytes the runtime puts on the wire."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from slopt.errors import ValidationError  # noqa: E402
+from slopt.models.dag_split import evaluate, make_instance  # noqa: E402
+from slopt.profiles.torch_loader import from_torch  # noqa: E402
+from slopt.runtime import SplitSession, predict, split_model, validate_plan  # noqa: E402
+from slopt.runtime.models import SmallCNN  # noqa: E402
+from slopt.runtime.validate import MESSAGES_PER_DIRECTION, sft_payload_bytes  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    torch.manual_seed(0)
+    m = SmallCNN(width=8, blocks=1).train()
+    x = torch.randn(4, 3, 32, 32)
+    g = from_torch(m, x)
+    D = [g.index(n) for n in g.names[:3]]            # stem, relu, layers.0.conv1: two cut tensors
+    return m, x, g, D
+
+
+def test_predict_adds_the_hand_off_per_message_and_direction(cnn):
+    _, x, g, D = cnn
+    ev = evaluate(make_instance(g, batch=4, uplink_bps=1e7, downlink_bps=2e7), D)
+    p0 = predict(g, D, uplink_bps=1e7, downlink_bps=2e7, batch=4)
+    assert p0["total"] == pytest.approx(ev["delay_s"], rel=1e-12)          # 0 = Eq. 6 alone
+    p = predict(g, D, uplink_bps=1e7, downlink_bps=2e7, batch=4, latency_s=0.01, message_overhead_s=0.002)
+    assert MESSAGES_PER_DIRECTION == 1
+    assert p["upload"] == pytest.approx(ev["upload_s"] + 0.002, rel=1e-12)
+    assert p["download"] == pytest.approx(ev["download_s"] + 0.002, rel=1e-12)
+    assert p["total"] == pytest.approx(ev["delay_s"] + 2 * 0.01 + 2 * 0.002, rel=1e-12)
+    assert p["eq6_total"] == pytest.approx(ev["delay_s"] + 2 * 0.01, rel=1e-12)
+    # predicted bytes are Eq. 6's: B a_u summed over the cut
+    cut = ev["cut_tensors"]
+    assert p["upload_bytes"] == pytest.approx(4 * g.activation_bytes[cut].sum(), rel=1e-12)
+    for bad in (-1.0, math.nan, math.inf):
+        with pytest.raises(ValidationError, match="message_overhead_s"):
+            predict(g, D, uplink_bps=1e7, downlink_bps=2e7, batch=4, message_overhead_s=bad)
+
+
+def test_calibration_sends_the_plans_own_messages(cnn):
+    m, x, g, D = cnn
+    sm = split_model(m, x, g, D)
+    with SplitSession(sm, [x]) as s:
+        cal = s.calibrate(sizes=(0, 1 << 16, 1 << 18), repeats=2)
+        run = s.run(1, 1e8, 1e8, warmup=0, memory=False)
+    # the probe is the run's upload (cut tensors) and download (their gradients), byte for byte
+    assert cal.plan["payload_bytes"] == run.expected_upload_bytes == run.records[0].upload_payload_bytes
+    assert cal.plan["reply_payload_bytes"] == run.expected_download_bytes
+    assert cal.plan["tensors"] == len(sm.cut)
+    # a hand-off is what exceeds 8 x wire / R on a rate-limited link: never negative, and small
+    # next to the 10 ms the 131 kB message needs at 100 Mbit/s
+    for v in (cal.plan_upload_s, cal.plan_download_s, *cal.samples.upload_s, *cal.samples.download_s):
+        assert 0.0 <= v < 0.5
+    assert list(cal.samples.payload_bytes) == [0, 1 << 16, 1 << 18]
+    assert cal.overhead_s("upload") == cal.plan_upload_s
+    with pytest.raises(ValidationError, match="direction"):
+        cal.overhead_s("sideways")
+
+
+def test_validate_plan_with_and_without_the_hand_off(cnn):
+    m, x, g, D = cnn
+    res = validate_plan(m, x, g, D, rates=[5e7], iterations=1, warmup=0, memory=False, calibration_repeats=2)
+    t = res.table.set_index("component")
+    cal = res.calibration
+    assert cal is not None and res.message_overhead == "calibrated"
+    assert t.loc["upload", "predicted_s"] == pytest.approx(t.loc["upload", "predicted_eq6_s"] + cal.plan_upload_s)
+    assert t.loc["total", "predicted_s"] == pytest.approx(
+        t.loc["total", "predicted_eq6_s"] + cal.plan_upload_s + cal.plan_download_s)
+    assert t.loc["upload", "predicted_bytes"] == t.loc["upload", "measured_bytes"]      # raw: exact
+    off = validate_plan(m, x, g, D, rates=[5e7], iterations=1, warmup=0, memory=False, message_overhead_s=0)
+    o = off.table
+    np.testing.assert_allclose(o.predicted_s, o.predicted_eq6_s)
+    assert off.calibration is None
+    with pytest.raises(ValidationError, match="message_overhead_s"):
+        validate_plan(m, x, g, D, rates=[5e7], message_overhead_s="guess")
+
+
+@pytest.mark.parametrize("theta,q", [(0.1, 4), (0.05, 8), (0.9, 4)])
+def test_compressed_upload_bytes_follow_the_compressors_size_model(cnn, theta, q):
+    """Predicted = Eq. 7 of the compressor (mask entropy + q-bit values + fp32 row scales) per
+    floating cut tensor; the runtime's payload exceeds it only by each tensor's self-describing
+    head and the rANS coder's lane states (< 256 bytes per tensor, measured ~80-120) and the
+    coder's excess over the entropy (< 1 %); the wire adds the message's JSON header."""
+    m, x, g, D = cnn
+    comp = {"theta": theta, "q": q, "seed": 0}
+    res = validate_plan(m, x, g, D, rates=[1e8], iterations=1, warmup=0, memory=False, compress=comp,
+                        message_overhead_s=0)
+    up = res.table.set_index("component").loc["upload"]
+    rec = res.runs[0].records[0]
+    pred, meas = up.predicted_bytes, rec.upload_payload_bytes
+    n_tensors = len(res.cut_layers)
+    assert up.measured_bytes == meas
+    assert 0 <= meas - pred <= 0.01 * pred + 256 * n_tensors, (pred, meas)
+    assert rec.upload_wire_bytes - meas < 1024                 # framing: length words + JSON header
+    # the predicted upload time is the compressed bytes at R_up, far below the raw Eq. 6 upload
+    assert up.predicted_s == pytest.approx(8 * pred / 1e8, rel=1e-12)
+    assert pred < 0.25 * res.runs[0].expected_upload_bytes
+    # the size model itself: dense above theta_c (E q bits + scales), closed form
+    assert sft_payload_bytes((4, 8, 32, 32), 0.9, 4) == pytest.approx((4 * 8 * 32 * 32 * 4 + 32 * 4 * 8 * 32) / 8)
