@@ -77,6 +77,19 @@ def test_claim_1_frozen_weights_bit_identical(measured):
     assert measured["frozen_weights_unchanged"].all()
 
 
+def test_runtime_tracker_at_end_of_forward_is_explained(measured):
+    """The runtime's tracker at the end of each tier's forward holds exactly: the tier's weights,
+    the activations autograd saved (distinct storages, the count behind ``activation_bytes``),
+    the input the tier received and its output -- byte for byte. (Before the tracker expanded
+    modules in its baseline, it counted a weight only from the first operator returning a view of
+    it -- ``Linear``'s transposed weight, never an embedding table: the user tier's peak came out
+    at 0.85 of weights + LoRA state + saved activations for L5-s32-b2.)"""
+    assert (measured["runtime_forward_end_bytes"] == measured["forward_end_explained_bytes"]).all()
+    # the tracker holds at least the saved activations and the weights at that point
+    weights = measured["frozen_bytes"] + measured["lora_state_bytes"] / 4      # LoRA: weights only
+    assert (measured["runtime_forward_end_bytes"] >= weights + measured["activation_bytes"]).all()
+
+
 def test_runtime_peak_per_tier(measured):
     """The runtime's per-side peak (storages live at any operator, as the split-training runtime
     measures each side) is at least what is held after the step (weights + LoRA state). It can be

@@ -371,8 +371,12 @@ def measure_memory(cfg: TransformerConfig | str = "gpt2-tiny", seq_len: int = 64
 
     ``runtime_peak_bytes`` is each tier's peak measured the way the split-training runtime
     measures a side (:func:`slopt.runtime.memory.MemoryTracker`: every storage the tier's
-    operators create, from creation until freed, plus its weights), so three-tier and the
-    dag-split runtime report peak memory the same way.
+    operators create, from creation until freed, plus its weights and the input it receives), so
+    three-tier and the dag-split runtime report peak memory the same way.
+    ``runtime_forward_end_bytes`` (the tracker at the end of the tier's forward) equals
+    ``forward_end_explained_bytes``: weights + the distinct storages of the saved activations,
+    the tier's input and its output (the output is not saved; edge and cloud also save their
+    input, which ``activation_bytes`` counts).
 
     Returns one row per tier with measured and modelled (both activation readings) components.
     """
@@ -493,19 +497,30 @@ def _measure(torch: Any, Fn: Any, drop: Any, cfg: TransformerConfig, seq_len: in
     # (slopt.runtime.memory: every storage a tier's operators create, live until freed)
     from slopt.runtime.memory import MemoryTracker
 
-    trackers = {"user": MemoryTracker([user]), "edge": MemoryTracker([edge]),
-                "cloud": MemoryTracker([*cloud_blocks, head])}
+    # (baseline of a tier: its weights and the input it receives, as the runtime's server counts
+    # the received tensors; the user reads its own batch, not a slice of every stream's)
     idx = torch.randint(0, V, (streams, batch, seq_len))
     tgt = torch.randint(0, V, (streams, batch, seq_len))
+    idx_u = idx[0].clone()
+    trackers = {"user": MemoryTracker([user, idx_u])}
+    fwd_end: dict[str, tuple[int, int]] = {}    # tier: (tracker at the end of forward, explained)
+
+    def explained(saved, mods, held) -> int:    # weights + distinct storages of saved/inputs/outputs
+        ps = [p for m in mods for p in m.parameters()]
+        pids = {p.untyped_storage().data_ptr() for p in ps}
+        return bytes_of(ps) + bytes_of([t for t in [*saved, *held] if t.untyped_storage().data_ptr() not in pids])
+
     # user part (stream 0 only: one user per edge)
     def user_fwd():
-        x = user[0](idx[0])
+        x = user[0](idx_u)
         for blk in user[1:]:
             x = blk(x)
         return x
     with trackers["user"]:
         h_u, saved_u = run_saved(user_fwd)
+    fwd_end["user"] = (trackers["user"].current(), explained(saved_u, [user], [idx_u, h_u]))
     h_u_in = h_u.detach().requires_grad_(True)
+    trackers["edge"] = MemoryTracker([edge, h_u_in])
 
     def edge_fwd():
         x = h_u_in
@@ -514,8 +529,10 @@ def _measure(torch: Any, Fn: Any, drop: Any, cfg: TransformerConfig, seq_len: in
         return x
     with trackers["edge"]:
         h_e, saved_e = run_saved(edge_fwd)
+    fwd_end["edge"] = (trackers["edge"].current(), explained(saved_e, [edge], [h_u_in, h_e]))
     h_e_in = [h_e.detach().requires_grad_(True)] + [h_e.detach().clone().requires_grad_(True)
                                                    for _ in range(streams - 1)]
+    trackers["cloud"] = MemoryTracker([*cloud_blocks, head, *h_e_in, tgt])
 
     def cloud_fwd():
         losses = []
@@ -527,6 +544,7 @@ def _measure(torch: Any, Fn: Any, drop: Any, cfg: TransformerConfig, seq_len: in
         return losses
     with trackers["cloud"]:
         losses, saved_c = run_saved(cloud_fwd)
+    fwd_end["cloud"] = (trackers["cloud"].current(), explained(saved_c, [*cloud_blocks, head], [*h_e_in, tgt, *losses]))
 
     def act_bytes(saved, mods, inputs=()):
         pids = {p.untyped_storage().data_ptr() for m in mods for p in m.parameters()}
@@ -551,7 +569,8 @@ def _measure(torch: Any, Fn: Any, drop: Any, cfg: TransformerConfig, seq_len: in
         grads = bytes_of([p.grad for p in st["lora_params"] if p.grad is not None])
         state = bytes_of([v for s_ in opt.state.values() for v in s_.values() if torch.is_tensor(v) and v.dim() > 0])
         rows.append({"tier": tier, "frozen_bytes": st["frozen"], "lora_state_bytes": st["lora"] + grads + state,
-                     "activation_bytes": acts[tier], "runtime_peak_bytes": int(trackers[tier].peak)})
+                     "activation_bytes": acts[tier], "runtime_peak_bytes": int(trackers[tier].peak),
+                     "runtime_forward_end_bytes": fwd_end[tier][0], "forward_end_explained_bytes": fwd_end[tier][1]})
     unchanged = all(torch.equal(p, frozen_before[id(p)]) for m in (user, edge, head, *cloud_blocks)
                     for p in m.parameters() if not p.requires_grad)
     df = pd.DataFrame(rows)

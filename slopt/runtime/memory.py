@@ -80,14 +80,24 @@ def tensor_bytes(tensors: Iterable[Any]) -> int:
 
 
 class MemoryTracker(TorchDispatchMode):
-    """Dispatch mode that tracks the live bytes of tensor storages (see the module docstring)."""
+    """Dispatch mode that tracks the live bytes of tensor storages (see the module docstring).
+
+    ``baseline``: tensors alive before the tracked calls; a ``torch.nn.Module`` or
+    ``torch.optim.Optimizer`` is expanded to its parameters, buffers and gradients (its state), as
+    in :func:`measure_peak_memory` (without the expansion a module's weights would count only
+    from the first operator that returns a view of them, e.g. ``Linear``'s transposed weight, and
+    an embedding table never)."""
 
     def __init__(self, baseline: Iterable[Any] = ()) -> None:
         super().__init__()
         self.live: dict[int, tuple[Any, int]] = {}
         self.allocated = 0
-        for t in _storages(list(baseline)):
+        base: list[Any] = []
+        for b in baseline:
+            base.extend(_expand(b))
+        for t in base:
             self._add(t, count=False)
+        del base
         self.baseline = self.current()
         self.peak = self.baseline
 
