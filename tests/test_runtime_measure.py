@@ -149,3 +149,18 @@ def test_cli_profile_measure_merge_validate(tmp_path):
     assert res.exit_code == 2 and "uplink_bps" in res.output
     res = r.invoke(app, ["profile", "measure", "no-such-model", "-o", str(tmp_path / "x.json")])
     assert res.exit_code == 2 and "unknown runtime model" in res.output
+
+
+def test_memory_tracker_expands_modules_in_its_baseline():
+    """A module in the baseline counts with all its parameters and buffers from the start (an
+    embedding table has no operator returning a view of it, so it would otherwise never count)."""
+    from slopt.runtime.memory import MemoryTracker
+
+    emb, bn = torch.nn.Embedding(1000, 10), torch.nn.BatchNorm1d(10)
+    tr = MemoryTracker([emb, bn])
+    # 1000 x 10 fp32 weights; BatchNorm: weight, bias, running mean/var (fp32 x 10), a int64 counter
+    assert tr.baseline == 1000 * 10 * 4 + 4 * 10 * 4 + 8
+    idx = torch.randint(0, 1000, (4, 3))
+    with tr:
+        y = emb(idx)
+    assert tr.current() == tr.baseline + y.untyped_storage().nbytes()

@@ -13,7 +13,8 @@ vertices:
   depending on a trainable parameter) and every trainable parameter — the work autograd does for
   this vertex in a training step;
 * statistics: median per vertex, spread = half the inter-quartile range; CUDA is synchronised
-  around every timed call when the model lives on a GPU.
+  around every timed call when the model lives on a GPU (**the CUDA path is untested here**: the
+  test machine has no GPU; model and inputs must share one device, checked up front).
 
 Buffers (BatchNorm running statistics) are restored afterwards. The sum of the vertex medians is
 compared with the median of whole-model training steps (forward + loss + backward) of the same
@@ -97,6 +98,7 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
                               "real tensors (build the model on 'cpu' or 'cuda')", "example_inputs")
     dev = flat[0].device if flat else torch.device("cpu")
     cuda = dev.type == "cuda"
+    _check_devices(module, flat, dev)
     clock = clock or ("wall" if cuda else "cpu")
     if clock not in ("cpu", "wall"):
         raise ValidationError(f"clock = {clock!r}; choose cpu or wall", "clock")
@@ -194,6 +196,25 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
                     processor=platform.processor() or platform.machine(),
                     torch=torch.__version__, whole_step_s=whole)
     return df
+
+
+def _check_devices(module: Any, flat: list[Any], dev: Any) -> None:
+    """One device for the model and its inputs: ``cpu``, or one ``cuda`` device that is present.
+
+    The CUDA path (``torch.cuda.synchronize`` around every timed call, wall clock by default) is
+    **untested on the machine this package is tested on (no GPU)**; it is guarded here so that it
+    fails with a clear error rather than with a device mismatch inside a vertex."""
+    import torch
+
+    if dev.type not in ("cpu", "cuda"):
+        raise ValidationError(f"measure: inputs on device {str(dev)!r}; times are measured on 'cpu' or 'cuda'",
+                              "example_inputs")
+    if dev.type == "cuda" and not torch.cuda.is_available():  # pragma: no cover - needs a broken CUDA setup
+        raise ValidationError("measure: inputs on 'cuda' but torch.cuda.is_available() is False", "example_inputs")
+    others = {str(t.device) for t in [*flat, *module.parameters(), *module.buffers()] if t.device != dev}
+    if others:
+        raise ValidationError(f"measure: the model and its inputs must be on one device; inputs on {str(dev)!r}, "
+                              f"also found {sorted(others)}", "example_inputs")
 
 
 def _ordered(tr: Any, args: tuple, kwargs: dict) -> Any:

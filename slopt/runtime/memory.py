@@ -12,8 +12,13 @@ by tensor storages while it runs:
   frees the old gradients inside the step). Views share their base's storage and count once.
   Tensors built outside ATen (``torch.frombuffer`` of received bytes) are added with
   ``tracker.add(t)``.
-* **CUDA** (when the tensors live there) — ``torch.cuda.max_memory_allocated`` after
-  ``reset_peak_memory_stats``.
+* **CUDA** (when the baseline tensors live there) — ``torch.cuda.max_memory_allocated`` of
+  their device after ``reset_peak_memory_stats``: all allocations of the process on that device
+  (the caching allocator's figure, not per storage). **Untested on the machine this package is
+  tested on (no GPU).** Guarded: baseline tensors on several devices (CPU and CUDA, or two GPUs)
+  are rejected, and an empty baseline means the CPU tracker (which counts the storages of any
+  device the operators return, CUDA ones included). :class:`MemoryTracker` itself counts storages
+  on any device.
 
 The result also carries the process's RSS high-water mark (``ru_maxrss``), which includes the
 interpreter and the libraries and serves only as a coarse cross-check.
@@ -158,14 +163,22 @@ def measure_peak_memory(fn: Callable[..., Any], *args: Any, baseline: Iterable[A
     base: list[Any] = []
     for b in baseline:
         base.extend(_expand(b))
-    cuda = any(isinstance(t, torch.Tensor) and t.is_cuda for t in base)
-    if cuda:  # pragma: no cover - no GPU on the test machine
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        start = torch.cuda.memory_allocated()
+    devices = {t.device for t in base if isinstance(t, torch.Tensor) and t.device.type != "meta"}
+    if len(devices) > 1:
+        from slopt.errors import ValidationError
+
+        raise ValidationError(f"measure_peak_memory: baseline tensors on several devices "
+                              f"{sorted(str(d) for d in devices)}; measure one side (one device) at a time",
+                              "baseline")
+    cuda = bool(devices) and next(iter(devices)).type == "cuda"
+    if cuda:  # pragma: no cover - no GPU on the test machine: this branch is untested here
+        dev = next(iter(devices))
+        torch.cuda.synchronize(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+        start = torch.cuda.memory_allocated(dev)
         out = fn(*args, **kwargs)
-        torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated()
+        torch.cuda.synchronize(dev)
+        peak = torch.cuda.max_memory_allocated(dev)
         return out, MemoryPeak(int(peak), int(start), int(peak - start), rss_peak_bytes(),
                                "torch.cuda.max_memory_allocated")
     tracker = MemoryTracker(base)

@@ -373,6 +373,14 @@ class SplitSession:
         if len(self.example) != len(split.user_inputs):
             raise ValidationError(f"example_inputs flatten to {len(self.example)} values; the model has "
                                   f"{len(split.user_inputs)} user inputs", "example_inputs")
+        for part in (split.device, split.server):
+            bad = sorted({str(t.device) for t in [*(part.parameters() if part is not None else ()),
+                                                  *(part.buffers() if part is not None else ())]
+                          if t.device.type != "cpu"})
+            if bad:
+                raise ValidationError(f"the split-training runtime runs both parts on the CPU (the link sends "
+                                      f"CPU tensors; a CUDA side is not implemented); the model is on {bad}: "
+                                      f"move it to 'cpu'", "module")
         self.batch, self.loss_fn, self.optimizer_spec = batch, loss_fn, optimizer
         self.threads, self.seed, self.int_high = int(threads), int(seed), int(int_high)
         self.step = 0
