@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from slopt.errors import InfeasibleError, SloptError, ValidationError
-
+from slopt.dyadic import dyadic, exact_sum
+from slopt.errors import InfeasibleError, ValidationError
+from slopt.maxflow import exact_min_cut
 from slopt.profiles import ModelGraph
 
 from .instance import SplitInstance
-from .system import dyadic, exact_sum
 
 #: ``extra_constraints(model, instance) -> None``: adds rows to a formulation before it is solved
 ExtraConstraints = Callable[[Any, SplitInstance], None]
@@ -164,34 +164,6 @@ def _integer_capacities(net: FlowNetwork) -> tuple[np.ndarray, float, int]:
     return cap, scale, big_m
 
 
-def _ortools_maxflow(tail: np.ndarray, head: np.ndarray, cap: np.ndarray, s: int, t: int,
-                     n_nodes: int, cache: dict[str, Any] | None = None
-                     ) -> tuple[int, np.ndarray, np.ndarray]:
-    """OR-Tools ``SimpleMaxFlow`` (push-relabel, C++) on int64 capacities: (value, flow per arc,
-    source side = vertices reachable from s in the residual graph). With ``cache`` (a cached
-    structure of :func:`_structure`) the solver object and its arcs are kept and only the
-    capacities are reset (``set_arcs_capacity``)."""
-    from ortools.graph.python import max_flow
-
-    if cache is not None and "mf" in cache:
-        mf, arcs = cache["mf"], cache["mf_arcs"]
-        mf.set_arcs_capacity(arcs, cap)
-    else:
-        mf = max_flow.SimpleMaxFlow()
-        arcs = mf.add_arcs_with_capacity(tail, head, cap)
-        mf.add_arc_with_capacity(t, s, 0)  # makes s and t exist even when isolated
-        if n_nodes - 1 > max(s, t):
-            mf.add_arc_with_capacity(n_nodes - 1, t, 0)
-        if cache is not None:
-            cache["mf"], cache["mf_arcs"] = mf, arcs
-    status = mf.solve(s, t)
-    if status != mf.OPTIMAL:
-        raise SloptError(f"OR-Tools max flow returned {status!r} on {tail.size} arcs")
-    side = np.zeros(n_nodes, dtype=bool)
-    side[np.asarray(mf.get_source_side_min_cut(), dtype=np.int64)] = True
-    return int(mf.optimal_flow()), np.asarray(mf.flows(arcs), dtype=np.int64), side
-
-
 def _networkx_exact(net: FlowNetwork) -> tuple[np.ndarray, Fraction]:
     """networkx ``preflow_push`` on exact Python-integer capacities (dyadic floats scaled by the
     smallest power of two, no rounding); the device side is the set reachable from s in the
@@ -236,122 +208,11 @@ def _networkx_exact(net: FlowNetwork) -> tuple[np.ndarray, Fraction]:
 
 
 def _exact_maxflow(net: FlowNetwork) -> tuple[np.ndarray, Fraction] | None:
-    """An exact minimum cut with int64 max flows only (OR-Tools), by iterative refinement.
-
-    Capacities are dyadic: c_e = C_e 2^E with integers C_e (2^E divides every capacity).
-    Phase 1 solves on floor(C_e / 2^s1) (s1 so that the sum fits int64); its flow is feasible
-    for the exact capacities. The remaining flow Delta is below n 2^s (n = arcs of the phase's
-    minimum cut with a non-zero remainder below 2^s). The next phase works on the exact residual
-    network at a finer power-of-two scale 2^s' with every arc capped at cap = n 2^(s - s') + 1
-    units (a cut holding a capped arc costs more than Delta, so the capped and the exact residual
-    networks have the same minimum cuts), behind a source arc of capacity cap that bounds every
-    preflow. Before it, vertices joined to s (to t) by residual arcs of at least 4n + 5 units are
-    merged into s (into t): all later flow is below n units, so no later minimum cut separates
-    them. When s' = 0, or when no cut arc has a remainder, the flow is an exact maximum flow; the
-    device side (reachable from s in the residual) is the unique smallest minimum cut. Returns
-    None when the exponent range is beyond float64 scaling (then :func:`_networkx_exact`).
-    """
-    cap_s = net.capacity_s
-    finite = np.isfinite(cap_s)
-    c_fin = np.where(finite, cap_s, 0.0)
-    pos = c_fin[c_fin > 0]
-    # 2^E divides every capacity: the unit in the last place of the smallest non-zero one
-    E = math.frexp(float(pos.min()))[1] - 53 if pos.size else 0
-    top = float(c_fin.max()) if c_fin.size else 0.0
-    if top and (math.frexp(top)[1] - E > 1000 or E < -1074 + 53):
-        return None
-    tail, head, n_nodes, s, t = net.tail, net.head, net.n_nodes, net.s, net.t
-    n_inf_s = int((~finite[tail == s]).sum())
-    total = math.ldexp(float(c_fin.sum()), -E)
-    s_sh = max(0, math.frexp(total * (n_inf_s + 2))[1] - 61)
-    cap1 = np.floor(np.ldexp(c_fin, -(E + s_sh))).astype(np.int64)
-    big_m = int(cap1.sum()) + 1
-    cap1[~finite] = big_m
-    value1, flow, side = _ortools_maxflow(tail, head, cap1, s, t, n_nodes, net.structure)
-    if value1 >= big_m:
-        raise InfeasibleError("contradictory pins: the minimum cut is infinite", "pins")
-    value = value1 << s_sh
-    regions = None
-    rq = rb = sat_q = sat_b = None
-    while s_sh > 0:
-        cut = np.flatnonzero(side[tail] & ~side[head])
-        frac_cut = np.modf(np.ldexp(c_fin[cut], -(E + s_sh)))[0]
-        n_rem = int((frac_cut > 0).sum())
-        if n_rem == 0:
-            break                    # the flow saturates the cut exactly: certified
-        if regions is None:          # after phase 1: contract, then keep the arcs that remain
-            big = 4 * n_rem + 5
-            resid = cap1 - flow
-            regions, arcs, tail, head, n_nodes, s, t = _contract(
-                tail, head, n_nodes, s, t, resid >= big, flow >= big)
-            rq, rb = resid[arcs], flow[arcs]
-            c_fin, finite = c_fin[arcs], finite[arcs]
-            sat_q, sat_b = ~finite, np.zeros(arcs.size, dtype=bool)
-        d = min(s_sh, 58 - n_rem.bit_length())
-        frac = np.modf(np.ldexp(c_fin, -(E + s_sh)))[0]
-        s_sh -= d
-        cap = (n_rem << d) + 1
-        sat = 4 * cap
-        part = np.floor(np.ldexp(frac, d)).astype(np.int64)
-        lim = sat >> d
-        sat_q = sat_q | (rq >= lim)
-        sat_b = sat_b | (rb >= lim)
-        rq = np.where(sat_q, sat, (np.minimum(rq, lim) << d) + part)
-        rb = np.where(sat_b, sat, np.minimum(rb, lim) << d)
-        cf, cb = np.minimum(rq, cap), np.minimum(rb, cap)
-        direct = (tail == s) & (head == t)   # s -> t arcs carry their capacity in any max flow
-        phi = np.where(direct, cf, 0)
-        v_direct = int(phi.sum())
-        kf = np.flatnonzero((cf > 0) & ~direct)
-        kb = np.flatnonzero(cb > 0)
-        s0 = n_nodes                 # super source: bounds every preflow by cap
-        ptail = np.concatenate([[s0], tail[kf], head[kb]])
-        phead = np.concatenate([[s], head[kf], tail[kb]])
-        pcap = np.concatenate([[max(cap - v_direct, 0)], cf[kf], cb[kb]])
-        v, f, side = _ortools_maxflow(ptail, phead, pcap, s0, t, n_nodes + 1)
-        v += v_direct
-        if v >= cap:
-            raise SloptError("exact max flow: a refinement phase exceeded its proven bound")
-        phi[kf] += f[1:1 + kf.size]           # kf, kb: unique arc indices
-        phi[kb] -= f[1 + kf.size:]
-        rq = np.where(sat_q, sat, rq - phi)
-        rb = np.where(sat_b, sat, rb + phi)
-        value += v << s_sh
-        side = side[:n_nodes]
-    if regions is not None:
-        s_reg, ids = regions
-        full = s_reg.copy()
-        full[ids] = side[:ids.size]
-        side = full
-    return side, Fraction(value) * Fraction(2) ** E
-
-
-def _contract(tail: np.ndarray, head: np.ndarray, n_nodes: int, s: int, t: int,
-              big_f: np.ndarray, big_b: np.ndarray, rounds: int = 2) -> tuple[Any, ...]:
-    """Merge into s vertices reached from s along big residual arcs (forward arcs with
-    ``big_f``; backward residual arcs with ``big_b``) and into t vertices that reach t along big
-    forward arcs, ``rounds`` hops each way (vectorised; any subset of the true regions is
-    sound, the rest stays in the network). Returns ((S region, kept vertex ids), kept arc
-    indices, contracted tail, head, n_nodes, s, t)."""
-    s_reg = np.zeros(n_nodes, dtype=bool)
-    t_reg = np.zeros(n_nodes, dtype=bool)
-    s_reg[s] = t_reg[t] = True
-    for _ in range(rounds):
-        s_reg[head[big_f & s_reg[tail]]] = True
-        s_reg[tail[big_b & s_reg[head]]] = True
-        t_reg[tail[big_f & t_reg[head]]] = True
-        t_reg[head[big_b & t_reg[tail]]] = True
-    if (s_reg & t_reg).any():
-        raise SloptError("exact max flow: an s-t path of big residual arcs after phase 1")
-    ids = np.flatnonzero(~(s_reg | t_reg))
-    new = np.empty(n_nodes, dtype=tail.dtype)
-    new[ids] = np.arange(ids.size)
-    s2, t2 = ids.size, ids.size + 1
-    new[s_reg] = s2
-    new[t_reg] = t2
-    nt, nh = new[tail], new[head]
-    arcs = np.flatnonzero(nt != nh)
-    return (s_reg, ids), arcs, nt[arcs], nh[arcs], ids.size + 2, s2, t2
+    """The exact minimum cut of ``net`` with int64 OR-Tools max flows by iterative refinement
+    (:func:`slopt.maxflow.exact_min_cut`); the network's cached structure keeps the solver and
+    the index tables. None when the exponent range is beyond float64 scaling."""
+    return exact_min_cut(net.tail, net.head, net.capacity_s, net.s, net.t, net.n_nodes,
+                         net.structure)
 
 
 def min_cut(net: FlowNetwork, backend: str = "ortools") -> tuple[np.ndarray, float]:
