@@ -45,13 +45,19 @@ __all__ = ["exact_min_cut", "ortools_maxflow"]
 
 
 def ortools_maxflow(tail: np.ndarray, head: np.ndarray, cap: np.ndarray, s: int, t: int,
-                    n_nodes: int, cache: dict[str, Any] | None = None
+                    n_nodes: int, cache: dict[str, Any] | None = None, reverse: bool = False
                     ) -> tuple[int, np.ndarray, np.ndarray]:
     """OR-Tools ``SimpleMaxFlow`` on int64 capacities: (value, flow per arc, source side =
     vertices reachable from s in the residual graph). With ``cache`` (a dict kept with the
-    network's structure) the solver and its arcs are kept and only the capacities are reset."""
+    network's structure) the solver and its arcs are kept and only the capacities are reset.
+
+    ``reverse`` solves the reversed network from t to s (same flows, arcs turned round) and reads
+    the side as its sink side; push-relabel's speed depends on the direction, and on the
+    refinement networks the reversed one was 12x faster (benchmarks/dag_split.py)."""
     from ortools.graph.python import max_flow
 
+    if reverse:
+        tail, head, s, t = head, tail, t, s
     if cache is not None and "mf" in cache:
         mf, arcs = cache["mf"], cache["mf_arcs"]
         mf.set_arcs_capacity(arcs, cap)
@@ -67,7 +73,8 @@ def ortools_maxflow(tail: np.ndarray, head: np.ndarray, cap: np.ndarray, s: int,
     if status != mf.OPTIMAL:
         raise SloptError(f"OR-Tools max flow returned {status!r} on {tail.size} arcs")
     side = np.zeros(n_nodes, dtype=bool)
-    side[np.asarray(mf.get_source_side_min_cut(), dtype=np.int64)] = True
+    cut = mf.get_sink_side_min_cut() if reverse else mf.get_source_side_min_cut()
+    side[np.asarray(cut, dtype=np.int64)] = True
     return int(mf.optimal_flow()), np.asarray(mf.flows(arcs), dtype=np.int64), side
 
 
@@ -282,7 +289,7 @@ def _refine(tail: np.ndarray, head: np.ndarray, n_nodes: int, s: int, t: int, c_
         ptail = np.concatenate([[s0], tail[kf], head[kb]])
         phead = np.concatenate([[s], head[kf], tail[kb]])
         pcap = np.concatenate([[max(cap - v_direct, 0)], cf[kf], cb[kb]])
-        v, f, side = ortools_maxflow(ptail, phead, pcap, s0, t, n_nodes + 1)
+        v, f, side = ortools_maxflow(ptail, phead, pcap, s0, t, n_nodes + 1, reverse=True)
         v += v_direct
         if v >= cap:
             raise SloptError("exact max flow: a refinement phase exceeded its proven bound")
