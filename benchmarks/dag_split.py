@@ -8,7 +8,11 @@ machine may be shared):
    max_back=8)``) of 10^5 and 10^6 layers, cold (first call on the graph) and warm (network
    structure and solver cached, only the rates changed), beside the *previous path* (network
    built by concatenating capacity arrays, one int64-rounded OR-Tools max flow, float
-   re-evaluation: not exact); targets 30 ms and 0.3 s;
+   re-evaluation: not exact); targets 30 ms and 0.3 s. Two classes: ``flop`` (the target's
+   class: per-layer delays from FLOP and uniform throughputs; the server is 20x faster on every
+   layer, so D* is the input alone) and ``hetero`` (stress class: per-layer device and server
+   times drawn independently, lognormal(-9, 1.5) s per sample, so most layers are cheaper on
+   one side or the other and D* is large);
 2. where the time goes at 10^6 (build, max flow phases, extraction, re-evaluation);
 3. the compiled max-flow codes available on the package registry on the same int64 network
    (OR-Tools ``SimpleMaxFlow``, igraph ``Graph.maxflow_value``, PyMaxflow's Boykov-Kolmogorov,
@@ -32,6 +36,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+import slopt.maxflow as MF
 from slopt.models import dag_split as ds
 from slopt.profiles import load_shipped, shipped
 from slopt.profiles.synthetic import random_dag
@@ -116,13 +121,24 @@ def a_end_to_end(graph, params):
     return ds.evaluate(inst, x, check=False)["delay_s"]
 
 
-def section_a(sizes: list[int], repeats: int) -> None:
+def synthetic(n: int, kind: str = "flop"):
+    """The random DAG of section 1; ``hetero`` adds independent per-layer device and server
+    times (s per sample), so that the optimal split is not trivial."""
+    g = random_dag(n, 0.2, seed=1, max_back=8)
+    if kind == "hetero":
+        rng = np.random.default_rng(7)
+        g.extra["device_time_s"] = rng.lognormal(-9, 1.5, n)
+        g.extra["server_time_s"] = rng.lognormal(-9, 1.5, n)
+    return g
+
+
+def section_a(sizes: list[int], repeats: int, hetero_sizes: list[int]) -> None:
     print("\n## 1. Algorithm A end-to-end, random DAGs (edge_prob 0.2, max_back 8), "
           "R_up 5 Gbit/s, R_dn 10 Gbit/s  (median ms)")
-    print(f"{'layers':>9} | {'arcs':>9} | {'A cold':>9} | {'A warm':>9} | {'previous':>9} | "
-          f"{'warm/prev':>9} | {'target':>7} | T* (s)")
-    for n in sizes:
-        g = random_dag(n, 0.2, seed=1, max_back=8)
+    print(f"{'class':>6} | {'layers':>9} | {'arcs':>9} | {'|D*|':>7} | {'A cold':>9} | {'A warm':>9} | "
+          f"{'previous':>9} | {'warm/prev':>9} | {'target':>7} | T* (s)")
+    for kind, n in [("flop", n) for n in sizes] + [("hetero", n) for n in hetero_sizes]:
+        g = synthetic(n, kind)
         F._STRUCTURES.pop(g, None)
         t0 = time.perf_counter()
         t_new = a_end_to_end(g, SYNTH)
@@ -132,18 +148,20 @@ def section_a(sizes: list[int], repeats: int) -> None:
         (warm, _), (prev, t_prev) = interleaved(
             [lambda: a_end_to_end(g, dict(SYNTH, uplink_bps=next(rates))),
              lambda: a_previous(g, SYNTH)], repeats if n < 10**6 else 3)
-        net = ds.flow_network(ds.make_instance(g, **SYNTH))
-        target = 0.03 if n <= 10**5 else 0.3
-        print(f"{n:9d} | {net.n_arcs:9d} | {ms(cold)} | {ms(warm)} | {ms(prev)} | "
-              f"{warm / prev:8.2f}x | {target * 1e3:5.0f}ms | {t_new:.6f} (previous {t_prev:.6f})")
+        inst = ds.make_instance(g, **SYNTH)
+        net = ds.flow_network(inst)
+        d_star = int(ds.algorithm_a(inst)[0].sum())
+        target = f"{(0.03 if n <= 10**5 else 0.3) * 1e3:5.0f}ms" if kind == "flop" else "     —"
+        print(f"{kind:>6} | {n:9d} | {net.n_arcs:9d} | {d_star:7d} | {ms(cold)} | {ms(warm)} | "
+              f"{ms(prev)} | {warm / prev:8.2f}x | {target:>7} | {t_new:.6f} (previous {t_prev:.6f})")
 
 
-def section_profile(n: int) -> None:
-    print(f"\n## 2. Where the time goes, A at {n} layers (warm, one call, ms)")
-    g = random_dag(n, 0.2, seed=1, max_back=8)
+def section_profile(n: int, kind: str = "flop") -> None:
+    print(f"\n## 2. Where the time goes, A at {n} layers, class {kind} (warm, one call, ms)")
+    g = synthetic(n, kind)
     a_end_to_end(g, SYNTH)
     calls: list[tuple[int, float]] = []
-    orig = F._ortools_maxflow
+    orig = MF.ortools_maxflow
 
     def timed(*a: Any, **k: Any) -> Any:
         t0 = time.perf_counter()
@@ -151,7 +169,7 @@ def section_profile(n: int) -> None:
         calls.append((a[0].size, time.perf_counter() - t0))
         return out
 
-    F._ortools_maxflow = timed
+    MF.ortools_maxflow = timed
     try:
         t0 = time.perf_counter()
         inst = ds.make_instance(g, **dict(SYNTH, uplink_bps=4.5e9))
@@ -163,7 +181,7 @@ def section_profile(n: int) -> None:
         ds.evaluate(inst, x, check=False)
         t4 = time.perf_counter()
     finally:
-        F._ortools_maxflow = orig
+        MF.ortools_maxflow = orig
     flows = sum(c[1] for c in calls)
     print(f"delays + pins {ms(t1 - t0)} | network {ms(t2 - t1)} | exact min cut {ms(t3 - t2)} "
           f"(max flows {ms(flows)} in {len(calls)} phase(s): "
@@ -172,13 +190,14 @@ def section_profile(n: int) -> None:
 
 
 # --------------------------------------------------------------------------- max-flow codes
-def section_maxflow(sizes: list[int]) -> None:
-    print("\n## 3. Compiled max-flow codes on the phase-1 network of A (build + solve, median ms)")
+def section_maxflow(cases: list[tuple[str, int]]) -> None:
+    print("\n## 3. Compiled max-flow codes on the network of A, int64 capacities with a 2^48 sum "
+          "(build + solve, median ms)")
     have = {m: importlib.util.find_spec(m) is not None for m in ("igraph", "maxflow")}
-    print(f"{'layers':>9} | {'OR-Tools':>9} | {'igraph':>9} | {'PyMaxflow':>9} | {'scipy dinic':>11}"
-          "  (— = not installed / skipped; scipy needs int32 capacities)")
-    for n in sizes:
-        g = random_dag(n, 0.2, seed=1, max_back=8)
+    print(f"{'class':>6} | {'layers':>9} | {'OR-Tools':>9} | {'igraph':>9} | {'PyMaxflow':>9} | "
+          f"{'scipy dinic':>11}  (— = not installed / skipped; scipy needs int32 capacities)")
+    for kind, n in cases:
+        g = synthetic(n, kind)
         net = ds.flow_network(ds.make_instance(g, **SYNTH))
         fin = np.isfinite(net.capacity_s)
         cap = np.zeros(net.n_arcs, dtype=np.int64)   # 2^48-sum budget: exact in every code
@@ -232,7 +251,7 @@ def section_maxflow(sizes: list[int]) -> None:
             ref.append((name, v))
             cells.append(t)
         agree = len({round(float(v)) for _, v in ref if _ != "scipy"}) == 1
-        print(f"{n:9d} | {ms(cells[0])} | {ms(cells[1])} | {ms(cells[2])} | {ms(cells[3]):>11}"
+        print(f"{kind:>6} | {n:9d} | {ms(cells[0])} | {ms(cells[1])} | {ms(cells[2])} | {ms(cells[3]):>11}"
               f"  values agree: {agree}")
 
 
@@ -289,9 +308,10 @@ def main() -> None:
     sizes = [10**5] if args.quick else [10**5, 10**6]
     warm = ds.make_instance(load_shipped("chain"))
     ds.algorithm_a(warm), ds.algorithm_a(warm, "networkx")
-    section_a(sizes, args.repeats)
+    section_a(sizes, args.repeats, [10**5] if args.quick else [10**5, 10**6])
     section_profile(sizes[-1])
-    section_maxflow(sizes)
+    section_profile(10**5, "hetero")
+    section_maxflow([("flop", n) for n in sizes] + [("hetero", 10**5)])
     section_b2(args.repeats, [300, 3000, 33333])
     section_dynamic(20 if args.quick else 50)
 

@@ -198,17 +198,14 @@ def _macro_chain(g: ModelGraph) -> MacroChain | str:
                       bool((lorder == np.arange(g.n)).all()))
 
 
-def _solve_units(inst: SplitInstance, mc: MacroChain, reps: np.ndarray, backend: str
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """I_k of B2 line 1 for the representative units ``reps``, all in ONE max-flow.
-
-    The sub-problems {p_k} u L_k (p_k: a copy of o_{k-1} pinned to the device with zero compute
-    and its own upload; o_k pinned to the server) are disjoint, so the minimum cut of their
-    union (shared s and t) is the sum of their minimum cuts and its source side splits per unit.
-    Built vectorised. Returns ``(I per unit of reps, float re-evaluated; inf where the unit's
-    pins conflict)`` and the device mask of the layers of the rep units at their I_k.
-    """
-    g = inst.graph
+def _union_of_units(g: ModelGraph, mc: MacroChain, reps: np.ndarray) -> dict[str, Any]:
+    """The structure of B2's union of sub-problems {p_k} u L_k for the units ``reps`` (layers,
+    the union's graph, each vertex's unit), cached with the memo partition of the graph so that
+    the warm path only changes delays (and reuses A's cached network and solver)."""
+    cached = _UNION_CACHE.get(g)
+    key = reps.tobytes()
+    if cached is not None and cached[0] is mc and cached[1] == key:
+        return cached[2]
     K = mc.k
     L = np.concatenate([mc.order[mc.start[r]:mc.start[r] + mc.size[r]] for r in reps.tolist()])
     e_in = np.concatenate([mc.eorder[mc.estart[r]:mc.estart[r] + mc.esize[r]] for r in reps.tolist()])
@@ -218,24 +215,44 @@ def _solve_units(inst: SplitInstance, mc: MacroChain, reps: np.ndarray, backend:
     has_p = reps[reps > 0]
     pid = np.full(K, -1, dtype=np.int64)
     pid[has_p] = nL + np.arange(has_p.size)
-    p_layer = mc.exit[has_p - 1]
     s_e, d_e = g.src[e_in], g.dst[e_in]
     entry = mc.unit[s_e] != mc.unit[d_e]
-    new_src = np.where(entry, pid[mc.unit[d_e]], idx[s_e])
-    new_dst = idx[d_e]
-    zeros = np.zeros(has_p.size)
-    ex = mc.is_exit[L]
+    comp = np.concatenate([mc.unit[L], has_p])
+    z = np.zeros(comp.size)
+    sub = ModelGraph(forward_flop=z, backward_flop=z, param_bytes=z, activation_bytes=z,
+                     src=np.where(entry, pid[mc.unit[d_e]], idx[s_e]), dst=idx[d_e], validate=False)
+    out = {"L": L, "p_layer": mc.exit[has_p - 1], "zeros": np.zeros(has_p.size),
+           "ones": np.ones(has_p.size, dtype=bool), "ex": mc.is_exit[L], "comp": comp, "sub": sub}
+    _UNION_CACHE[g] = (mc, key, out)
+    return out
+
+
+_UNION_CACHE: "weakref.WeakKeyDictionary[ModelGraph, tuple[Any, ...]]" = weakref.WeakKeyDictionary()
+
+
+def _solve_units(inst: SplitInstance, mc: MacroChain, reps: np.ndarray, backend: str
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """I_k of B2 line 1 for the representative units ``reps``, all in ONE max-flow.
+
+    The sub-problems {p_k} u L_k (p_k: a copy of o_{k-1} pinned to the device with zero compute
+    and its own upload; o_k pinned to the server) are disjoint, so the minimum cut of their
+    union (shared s and t) is the sum of their minimum cuts and its source side splits per unit.
+    Built vectorised (structure cached per graph and ``reps``, :func:`_union_of_units`).
+    Returns ``(I per unit of reps, float re-evaluated; inf where the unit's pins conflict)`` and
+    the device mask of the layers of the rep units at their I_k.
+    """
+    g = inst.graph
+    K = mc.k
+    u = _union_of_units(g, mc, reps)
+    L, p_layer, zeros, ex, comp, sub = u["L"], u["p_layer"], u["zeros"], u["ex"], u["comp"], u["sub"]
+    nL = L.size
     tau_dev = np.concatenate([inst.tau_dev_s[L], zeros])
     tau_srv = np.concatenate([inst.tau_srv_s[L], zeros])
     up = np.concatenate([np.where(ex, 0.0, inst.tau_up_s[L]), inst.tau_up_s[p_layer]])
     dn = np.concatenate([np.where(ex, 0.0, inst.tau_dn_s[L]), inst.tau_dn_s[p_layer]])
-    dev_pin = np.concatenate([inst.device_pin[L], np.ones(has_p.size, dtype=bool)])
-    srv_pin = np.concatenate([inst.server_pin[L] | ex, np.zeros(has_p.size, dtype=bool)])
-    comp = np.concatenate([mc.unit[L], has_p])
-    N = comp.size
-    z = np.zeros(N)
-    sub = ModelGraph(forward_flop=z, backward_flop=z, param_bytes=z, activation_bytes=z,
-                     src=new_src, dst=new_dst, validate=False)
+    dev_pin = np.concatenate([inst.device_pin[L], u["ones"]])
+    srv_pin = np.concatenate([inst.server_pin[L] | ex, ~u["ones"]])
+    z = np.zeros(comp.size)
     q = SplitInstance(sub, tau_dev, tau_srv, up, dn, dev_pin, srv_pin, z, math.inf, {})
     # units whose pins conflict (e.g. a one-layer stem: its exit is an input) get I_k = inf
     if inst.server_pin.any() or (inst.device_pin & (g.in_degree > 0)).any():
@@ -264,27 +281,29 @@ def _delay_classes(inst: SplitInstance, mc: MacroChain) -> np.ndarray:
     proposes classes, an element-wise comparison with each class representative makes it exact
     (a mismatching unit gets a class of its own)."""
     # I_k depends on tau_com = tau_up + tau_dn only; o_k's own upload is unused in I_k
-    cols = [inst.tau_dev_s, inst.tau_srv_s, np.where(mc.is_exit, 0.0, inst.tau_com_s),
-            inst.device_pin + 2.0 * inst.server_pin]
+    cols = [inst.tau_dev_s, inst.tau_srv_s, np.where(mc.is_exit, 0.0, inst.tau_com_s)]
     if not mc.ordered:
         cols = [c[mc.order] for c in cols]                   # positions in unit order
     p = mc.exit[np.maximum(np.arange(mc.k) - 1, 0)]
     p_com = np.where(np.arange(mc.k) == 0, -1.0, inst.tau_com_s[p])
     cached = _CLASS_CACHE.get(inst.graph)
-    if cached is not None and cached[0] is mc:
-        # warm path (only the delays changed): the last partition stands if every layer still
-        # equals its class representative's (a finer partition than necessary is still exact)
-        _, cls, mate, rep_u = cached
-        same = (p_com == p_com[rep_u]).all()
+    if (cached is not None and cached[0] is mc and np.array_equal(inst.device_pin, cached[4])
+            and np.array_equal(inst.server_pin, cached[5])):
+        # warm path (same pins, only the delays changed): the last partition stands if every
+        # layer still equals its class representative's (a finer partition is still exact)
+        _, cls, mate, rep_u = cached[:4]
+        same = bool((p_com == p_com[rep_u]).all())
         for c in cols:
             same = same and bool((c == c[mate]).all())
         if same:
             return cls
+    pins = inst.device_pin + 2.0 * inst.server_pin
+    cols.append(pins if mc.ordered else pins[mc.order])
     cls = _fresh_classes(mc, cols, p_com)
     rep = np.zeros(cls.max() + 1, dtype=np.int64)
     rep[cls[::-1]] = np.arange(mc.k)[::-1]
     _CLASS_CACHE[inst.graph] = (mc, cls, mc.start[rep[cls[mc.unit_sorted]]] + mc.local_sorted,
-                                rep[cls])
+                                rep[cls], inst.device_pin.copy(), inst.server_pin.copy())
     return cls
 
 
