@@ -125,6 +125,30 @@ def _scaled(c: np.ndarray, k: int) -> np.ndarray:
     return np.ldexp(c, -k)
 
 
+def _phase1(tail: np.ndarray, head: np.ndarray, cap: np.ndarray, s: int, t: int, n_nodes: int,
+            cache: dict[str, Any] | None, ia: np.ndarray, ib: np.ndarray, a_side: np.ndarray
+            ) -> tuple[int, np.ndarray, np.ndarray]:
+    """Phase 1's max flow without the terminal arcs that netted to zero (they carry nothing).
+    With a ``cache``, the reduced network and its solver are kept per pattern of netted sides,
+    which stays the same when only the communication delays change."""
+    if cache is None:
+        return ortools_maxflow(tail, head, cap, s, t, n_nodes)
+    key = np.packbits(a_side).tobytes()
+    sub = cache.get("phase1")
+    if sub is None or sub[0] != key:
+        keep = np.ones(tail.size, dtype=bool)
+        keep[ia[a_side]] = False
+        keep[ib[~a_side]] = False
+        kidx = np.flatnonzero(keep)
+        sub = (key, kidx, tail[kidx], head[kidx], {})
+        cache["phase1"] = sub
+    _, kidx, kt, kh, solver = sub
+    value, f, side = ortools_maxflow(kt, kh, cap[kidx], s, t, n_nodes, solver)
+    flow = np.zeros(tail.size, dtype=np.int64)
+    flow[kidx] = f
+    return value, flow, side
+
+
 def _exact_int_sum(rem: np.ndarray, k: int) -> int:
     """sum(rem) * 2^k exactly, for remainders rem in [0, 1) that are multiples of 2^-k."""
     if k + max(rem.size, 1).bit_length() <= 62:
@@ -172,10 +196,11 @@ def exact_min_cut(tail: np.ndarray, head: np.ndarray, capacity: np.ndarray, s: i
     cap1[~finite] = big_m
     # ---- phase 1 on integer-netted terminal pairs
     ia, ib = lay["net_a"], lay["net_b"]
-    through = np.minimum(cap1[ia], cap1[ib])
+    a_side = cap1[ia] <= cap1[ib]  # pairs whose s -> v arc nets to zero (else v -> t does)
+    through = np.where(a_side, cap1[ia], cap1[ib])
     cap1[ia] -= through           # from here on cap1 is the netted network; its forward residuals
     cap1[ib] -= through           # are the un-netted ones, its backward ones differ only on arcs
-    value1, flow, side = ortools_maxflow(tail, head, cap1, s, t, n_nodes, cache)   # into s / out of t
+    value1, flow, side = _phase1(tail, head, cap1, s, t, n_nodes, cache, ia, ib, a_side)
     value1 += int(through.sum())
     if value1 >= big_m:
         raise InfeasibleError("contradictory pins: the minimum cut is infinite", "pins")

@@ -141,7 +141,7 @@ def test_warm_cache_follows_new_capacities():
             continue
         side, value = exact_min_cut(tail, head, c, s, t, n, cache)
         assert value == ref[0] and np.array_equal(side, ref[1])
-    assert "mf" in cache and "layout" in cache
+    assert "phase1" in cache and "layout" in cache   # solver kept per pattern of netted sides
 
 
 def test_closed_form_s_t_arcs_and_phase_two():
