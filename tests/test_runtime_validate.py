@@ -110,3 +110,35 @@ def test_compressed_upload_bytes_follow_the_compressors_size_model(cnn, theta, q
     assert pred < 0.25 * res.runs[0].expected_upload_bytes
     # the size model itself: dense above theta_c (E q bits + scales), closed form
     assert sft_payload_bytes((4, 8, 32, 32), 0.9, 4) == pytest.approx((4 * 8 * 32 * 32 * 4 + 32 * 4 * 8 * 32) / 8)
+
+
+def test_cli_validate_message_overhead(tmp_path):
+    from typer.testing import CliRunner
+
+    from slopt.cli import app
+
+    r = CliRunner()
+    prof = tmp_path / "p.json"
+    res = r.invoke(app, ["profile", "measure", "small-cnn", "-o", str(prof), "--set", "width=4", "--set", "blocks=1",
+                         "--image-size", "8", "--batch", "2", "--repeats", "1", "--warmup", "0"])
+    assert res.exit_code == 0, res.output
+    import json
+
+    from slopt.profiles import read
+
+    g = read(prof)
+    common = ["validate", str(prof), "--device-layer", g.names[2], "--rate", "5e6", "--iterations", "1",
+              "--warmup", "0", "--json"]
+    res = r.invoke(app, [*common, "--message-overhead", "0"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["calibration"] is None
+    assert all(row["predicted_s"] == row["predicted_eq6_s"] for row in out["table"])
+    res = r.invoke(app, [*common, "--message-overhead", "0.001"])
+    assert res.exit_code == 0, res.output
+    up = next(row for row in json.loads(res.output)["table"] if row["component"] == "upload")
+    assert up["predicted_s"] == pytest.approx(up["predicted_eq6_s"] + 0.001)
+    res = r.invoke(app, [*common, "--message-overhead", "lots"])
+    assert res.exit_code == 2 and "--message-overhead" in res.output
+    res = r.invoke(app, [*common, "--message-overhead", "-1"])
+    assert res.exit_code == 2 and "message_overhead_s" in res.output

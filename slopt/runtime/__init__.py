@@ -8,8 +8,9 @@
 * :func:`measure_peak_memory` — peak tensor memory of a step, the same way on every side
   (:mod:`slopt.runtime.memory`);
 * :func:`validate_plan` — dag-split's predicted delays against a measured run, per component,
-  over a sweep of rates (:mod:`slopt.runtime.validate`); models to run in
-  :mod:`slopt.runtime.models`.
+  over a sweep of rates (:mod:`slopt.runtime.validate`), with or without the runtime's calibrated
+  per-message hand-off (:meth:`SplitSession.calibrate`, :class:`LinkCalibration`; not a term of
+  Eq. 6); models to run in :mod:`slopt.runtime.models`.
 
 Needs torch (``pip install slopt[torch]``); the names are imported on first use, so that
 ``import slopt.runtime`` (and the CLI) stays light. Everything runs on this machine.
@@ -25,9 +26,10 @@ _WHERE = {
     "split_model": "partition", "trace": "partition", "vertex_part": "partition",
     "IterationRecord": "train", "RunResult": "train", "SplitSession": "train",
     "cross_entropy_loss": "train", "reference_step": "train", "run_split_training": "train",
-    "synthetic_inputs": "train", "synthetic_target": "train",
+    "synthetic_inputs": "train", "synthetic_target": "train", "LinkCalibration": "train",
     "validate_plan": "validate", "predict": "validate", "plot_validation": "validate",
-    "ValidationResult": "validate", "COMPONENTS": "validate",
+    "ValidationResult": "validate", "COMPONENTS": "validate", "MESSAGES_PER_DIRECTION": "validate",
+    "sft_payload_bytes": "validate",
 }
 
 __all__ = sorted(_WHERE)

@@ -16,6 +16,11 @@ receiver's last byte decoded, one clock for both processes), payload and wire by
 loss; and, in one extra iteration run under :func:`slopt.runtime.memory.measure_peak_memory`, the
 peak memory per side.
 
+Link calibration (:meth:`SplitSession.calibrate`, :class:`LinkCalibration`): round trips of the
+plan's own messages (and of a sweep of sizes) timed like the transfers of a run; what exceeds
+8 x wire bytes / R is the hand-off that :func:`slopt.runtime.validate.predict` may add per message
+(one per direction per iteration) — slopt's runtime calibration, not a term of Eq. 6.
+
 Synthetic data: a float input is drawn N(0, 1), an integer input uniformly in ``[0, int_high)``,
 from ``torch.Generator`` seeded with ``seed + iteration`` (:func:`synthetic_inputs`); the
 cross-entropy target is drawn on the side that computes the loss (the server, or the device when
@@ -44,8 +49,9 @@ from slopt.runtime.link import Link, check_rate
 from slopt.runtime.memory import measure_peak_memory, rss_peak_bytes
 from slopt.runtime.partition import Part, SplitModel
 
-__all__ = ["IterationRecord", "RunResult", "SplitSession", "LinkCalibration", "CALIBRATION_SIZES", "CALIBRATION_RATE_BPS", "run_split_training", "synthetic_inputs",
-           "synthetic_target", "cross_entropy_loss", "reference_step"]
+__all__ = ["IterationRecord", "RunResult", "SplitSession", "LinkCalibration", "CALIBRATION_SIZES",
+           "CALIBRATION_RATE_BPS", "run_split_training", "synthetic_inputs", "synthetic_target",
+           "cross_entropy_loss", "reference_step"]
 
 
 # --------------------------------------------------------------------------- data and loss
