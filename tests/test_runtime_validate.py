@@ -68,6 +68,12 @@ def test_calibration_sends_the_plans_own_messages(cnn):
     assert cal.overhead_s("upload") == cal.plan_upload_s
     with pytest.raises(ValidationError, match="direction"):
         cal.overhead_s("sideways")
+    # without the plan's messages the fit a + c N stands in; with neither, a clear error
+    fit_only = type(cal).fit(cal.samples)
+    assert fit_only.overhead_s("upload", 1 << 17) == pytest.approx(
+        max(cal.upload_message_s + cal.upload_byte_s * (1 << 17), 0.0))
+    with pytest.raises(ValidationError, match="calibration"):
+        type(cal).fit(cal.samples.iloc[:0]).overhead_s("upload", 100)
 
 
 def test_validate_plan_with_and_without_the_hand_off(cnn):

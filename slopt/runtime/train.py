@@ -266,7 +266,11 @@ class LinkCalibration:
             return max(plan, 0.0)
         a, c = ((self.upload_message_s, self.upload_byte_s) if direction == "upload"
                 else (self.download_message_s, self.download_byte_s))
-        return max(a + c * float(payload_bytes or 0.0), 0.0)
+        h = a + c * float(payload_bytes or 0.0)
+        if math.isnan(h):
+            raise ValidationError("this link calibration has neither the plan's messages nor a sweep of "
+                                  "sizes (calibrate with plan=True or some sizes)", "calibration")
+        return max(h, 0.0)
 
     def to_dict(self) -> dict[str, float]:
         return {"upload_message_s": self.upload_message_s, "upload_byte_s": self.upload_byte_s,
@@ -498,6 +502,8 @@ class SplitSession:
         if plan:
             payload, reply = {}, []
             for name in self.split.cut + self.split.raw_inputs:
+                if name not in self.split.cut_meta:          # not a tensor: nothing to time
+                    continue
                 shape, dtype, needs = self.split.cut_meta[name]
                 shape = (int(self.batch), *shape[1:]) if self.batch is not None and shape else shape
                 dt = getattr(torch, dtype)
