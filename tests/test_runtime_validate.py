@@ -45,7 +45,7 @@ def test_predict_adds_the_hand_off_per_message_and_direction(cnn):
     # predicted bytes are Eq. 6's: B a_u summed over the cut
     cut = ev["cut_tensors"]
     assert p["upload_bytes"] == pytest.approx(4 * g.activation_bytes[cut].sum(), rel=1e-12)
-    for bad in (-1.0, math.nan, math.inf):
+    for bad in (-1.0, math.nan, math.inf, "soon"):
         with pytest.raises(ValidationError, match="message_overhead_s"):
             predict(g, D, uplink_bps=1e7, downlink_bps=2e7, batch=4, message_overhead_s=bad)
 

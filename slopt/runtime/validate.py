@@ -91,7 +91,10 @@ def _overhead(value: Any, direction: str, payload_bytes: float) -> float:
     """Seconds charged per message: a :class:`LinkCalibration`'s, or a fixed float."""
     if isinstance(value, LinkCalibration):
         return value.overhead_s(direction, payload_bytes)
-    v = float(value)
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
     if not (v >= 0) or math.isinf(v):
         raise ValidationError(f"message_overhead_s = {value!r}; a number of seconds >= 0, or 'calibrate'",
                               "message_overhead_s")
