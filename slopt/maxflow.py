@@ -33,6 +33,7 @@ decades), :func:`exact_min_cut` returns None and the caller uses an arbitrary-pr
 from __future__ import annotations
 
 import math
+import time
 from fractions import Fraction
 from typing import Any
 
@@ -129,24 +130,53 @@ def _phase1(tail: np.ndarray, head: np.ndarray, cap: np.ndarray, s: int, t: int,
             cache: dict[str, Any] | None, ia: np.ndarray, ib: np.ndarray, a_side: np.ndarray
             ) -> tuple[int, np.ndarray, np.ndarray]:
     """Phase 1's max flow without the terminal arcs that netted to zero (they carry nothing).
-    With a ``cache``, the reduced network and its solver are kept per pattern of netted sides,
-    which stays the same when only the communication delays change."""
+
+    With a ``cache``, the reduced network and its solvers are kept per pattern of netted sides,
+    which stays the same when only the communication delays change, and the direction is
+    chosen by measurement: push-relabel's time on one network differs by up to 30x between
+    s -> t and the reversed t -> s (benchmarks/dag_split.py, section 2), either way round. The
+    faster direction seen so far is used; when its last time exceeds twice the other's, the
+    other is tried again. The answer is the same either way."""
     if cache is None:
         return ortools_maxflow(tail, head, cap, s, t, n_nodes)
     key = np.packbits(a_side).tobytes()
     sub = cache.get("phase1")
-    if sub is None or sub[0] != key:
+    if sub is None or sub["key"] != key:
         keep = np.ones(tail.size, dtype=bool)
         keep[ia[a_side]] = False
         keep[ib[~a_side]] = False
         kidx = np.flatnonzero(keep)
-        sub = (key, kidx, tail[kidx], head[kidx], {})
+        sub = {"key": key, "kidx": kidx, "tail": tail[kidx], "head": head[kidx],
+               "solver": ({}, {}), "seconds": [math.nan, math.nan]}
         cache["phase1"] = sub
-    _, kidx, kt, kh, solver = sub
-    value, f, side = ortools_maxflow(kt, kh, cap[kidx], s, t, n_nodes, solver)
+    value, f, side = _directed(sub["seconds"], lambda rev: ortools_maxflow(
+        sub["tail"], sub["head"], cap[sub["kidx"]], s, t, n_nodes, sub["solver"][rev], reverse=rev))
     flow = np.zeros(tail.size, dtype=np.int64)
-    flow[kidx] = f
+    flow[sub["kidx"]] = f
     return value, flow, side
+
+
+def _directed(seconds: list[float], solve: Any, default: bool = False) -> Any:
+    """``solve(reverse)`` in the direction that was faster so far (``seconds``: the last time
+    of each direction, NaN if never run; both are tried once, ``default`` first); when the
+    chosen one's time exceeds twice the other's, the other is tried next time."""
+    if math.isnan(seconds[default]):
+        rev = default
+    elif math.isnan(seconds[not default]):
+        rev = not default
+    else:
+        rev = seconds[True] < seconds[False]
+    t0 = time.perf_counter()
+    out = solve(rev)
+    seconds[rev] = time.perf_counter() - t0
+    if not math.isnan(seconds[not rev]) and seconds[rev] > 2 * seconds[not rev]:
+        seconds[not rev] = 0.0
+    return out
+
+
+def _times_pow2(value: int, e: int) -> Fraction:
+    """value * 2^e as a Fraction."""
+    return Fraction(value << e) if e >= 0 else Fraction(value, 1 << -e)
 
 
 def _exact_int_sum(rem: np.ndarray, k: int) -> int:
@@ -158,7 +188,7 @@ def _exact_int_sum(rem: np.ndarray, k: int) -> int:
 
 def exact_min_cut(tail: np.ndarray, head: np.ndarray, capacity: np.ndarray, s: int, t: int,
                   n_nodes: int, cache: dict[str, Any] | None = None, max_rounds: int = 4,
-                  few: int | None = None) -> tuple[np.ndarray, Fraction] | None:
+                  few: int | None = None, tiny: int = 2048) -> tuple[np.ndarray, Fraction] | None:
     """The smallest minimum s-t cut (source-side mask over ``n_nodes``) and its exact value.
 
     ``capacity`` holds non-negative floats, ``inf`` for unbounded arcs. ``cache``: a dict that
@@ -168,7 +198,8 @@ def exact_min_cut(tail: np.ndarray, head: np.ndarray, capacity: np.ndarray, s: i
 
     ``max_rounds`` bounds the region merges over all arcs; once at most ``few`` vertices are
     free (default max(64, n_nodes / 256)) they are left to the refinement phases, which then see
-    only the arcs at those vertices. Both only change speed, never the answer.
+    only the arcs at those vertices. Networks of at most ``tiny`` arcs skip the merges (the
+    refinement phases see the whole network). These only change speed, never the answer.
     """
     finite = cache.get("finite") if cache is not None else None
     if finite is None:
@@ -189,13 +220,26 @@ def exact_min_cut(tail: np.ndarray, head: np.ndarray, capacity: np.ndarray, s: i
     top = float(c_fin.max()) if c_fin.size else 0.0
     if top and (math.frexp(top)[1] - E > 1000 or E < -1074 + 53):
         return None
+    # terminal pairs with equal delays net to zero exactly (s -> v -> t carries the value); the
+    # others are netted in integers below
+    ia, ib = lay["net_a"], lay["net_b"]
+    ca = c_fin[ia]
+    tie = (ca == c_fin[ib]) & (ca > 0)
+    ties = None
+    if tie.any():
+        ties = ca[tie]
+        c_fin[ia[tie]] = c_fin[ib[tie]] = 0.0
     total = math.ldexp(float(c_fin.sum()), -E)
     s_sh = max(0, math.frexp(total * (lay["n_inf_s"] + 2))[1] - 61)
     cap1 = _scaled(c_fin, E + s_sh).astype(np.int64)   # floor: non-negative values
     big_m = int(cap1.sum()) + 1
     cap1[~finite] = big_m
+    value_ties = 0
+    if ties is not None:   # their exact sum, in units of 2^E
+        x_t = _scaled(ties, E + s_sh)
+        f_t = np.floor(x_t)
+        value_ties = (int(f_t.astype(np.int64).sum()) << s_sh) + _exact_int_sum(x_t - f_t, s_sh)
     # ---- phase 1 on integer-netted terminal pairs
-    ia, ib = lay["net_a"], lay["net_b"]
     a_side = cap1[ia] <= cap1[ib]  # pairs whose s -> v arc nets to zero (else v -> t does)
     through = np.where(a_side, cap1[ia], cap1[ib])
     cap1[ia] -= through           # from here on cap1 is the netted network; its forward residuals
@@ -204,31 +248,32 @@ def exact_min_cut(tail: np.ndarray, head: np.ndarray, capacity: np.ndarray, s: i
     value1 += int(through.sum())
     if value1 >= big_m:
         raise InfeasibleError("contradictory pins: the minimum cut is infinite", "pins")
-    value = value1 << s_sh
+    value = (value1 << s_sh) + value_ties
     if s_sh == 0:
-        return side, Fraction(value) * Fraction(2) ** E
+        return side, _times_pow2(value, E)
     fi = lay["fin_idx"]
     on_cut = side[lay["fin_tail"]] & ~side[lay["fin_head"]]
     cut = fi[on_cut]
     x_cut = _scaled(c_fin[cut], E + s_sh)
     n_rem = int((x_cut != np.floor(x_cut)).sum())
     if n_rem == 0:   # the flow saturates the cut exactly: certified
-        return side, Fraction(value) * Fraction(2) ** E
+        return side, _times_pow2(value, E)
     # ---- regions joined to s / t by big residual arcs
     big = 4 * n_rem + 5
     resid = cap1 - flow
     s_reg = np.zeros(n_nodes, dtype=bool)
     t_reg = np.zeros(n_nodes, dtype=bool)
     s_reg[s] = t_reg[t] = True
-    so, ti = lay["s_out"], lay["t_in"]
-    s_reg[head[so[resid[so] >= big]]] = True
-    t_reg[tail[ti[resid[ti] >= big]]] = True
+    if tail.size > tiny:
+        so, ti = lay["s_out"], lay["t_in"]
+        s_reg[head[so[resid[so] >= big]]] = True
+        t_reg[tail[ti[resid[ti] >= big]]] = True
     free = n_nodes - int(s_reg.sum()) - int(t_reg.sum())
     # first the arcs of vertices without terminal arcs (they are all still free), then all arcs
     # while many vertices are free; a few free vertices are left to the refinement phases
     few = max(64, n_nodes >> 8) if few is None else few
     for arcs, rounds in ((lay["bare_arcs"], 1), (lay["inner"], max_rounds)):
-        if free <= few:
+        if free <= few or tail.size <= tiny:
             break
         it, ih = tail[arcs], head[arcs]
         bf, bb = resid[arcs] >= big, flow[arcs] >= big
@@ -250,33 +295,34 @@ def exact_min_cut(tail: np.ndarray, head: np.ndarray, capacity: np.ndarray, s: i
     x_d = _scaled(c_fin[direct], E + s_sh)
     value += _exact_int_sum(x_d - np.floor(x_d), s_sh) + (int(resid[direct].sum()) << s_sh)
     if free <= 0:
-        return s_reg, Fraction(value) * Fraction(2) ** E
+        return s_reg, _times_pow2(value, E)
     code = np.where(s_reg, 1, np.where(t_reg, 2, 0)).astype(np.int8)
     # the arcs left: those with a free end (in one direction or the other each can carry flow
     # out of the s-region or into the t-region); the others join two merged regions
-    if free <= few and cache is not None:
+    if free <= few and cache is not None and tail.size > 1 << 14:   # small: one pass is cheaper
         keep = _incident(lay, tail, head, n_nodes, np.flatnonzero(code == 0))
     else:
         keep = np.flatnonzero((code[tail] == 0) | (code[head] == 0))
     if keep.size == 0:
-        return s_reg, Fraction(value) * Fraction(2) ** E
+        return s_reg, _times_pow2(value, E)
     ids = np.flatnonzero(code == 0)
     new = np.empty(n_nodes, dtype=np.int64)
     new[ids] = np.arange(ids.size)
     s2, t2 = ids.size, ids.size + 1
     new[s_reg] = s2
     new[t_reg] = t2
+    seconds = cache.setdefault("refine_seconds", [math.nan, math.nan]) if cache is not None else None
     side = _refine(new[tail[keep]], new[head[keep]], ids.size + 2, s2, t2, c_fin[keep],
-                   finite[keep], resid[keep], flow[keep], E, s_sh, n_rem, value)
+                   finite[keep], resid[keep], flow[keep], E, s_sh, n_rem, value, seconds)
     side_r, value = side
     full = s_reg.copy()
     full[ids] = side_r[:ids.size]
-    return full, Fraction(value) * Fraction(2) ** E
+    return full, _times_pow2(value, E)
 
 
 def _refine(tail: np.ndarray, head: np.ndarray, n_nodes: int, s: int, t: int, c_fin: np.ndarray,
             finite: np.ndarray, rq: np.ndarray, rb: np.ndarray, E: int, s_sh: int, n_rem: int,
-            value: int) -> tuple[np.ndarray, int]:
+            value: int, seconds: list[float] | None = None) -> tuple[np.ndarray, int]:
     """The refinement phases (step 3 of the module docstring) on the contracted network: ``rq``
     and ``rb`` are the forward and backward residuals in units of 2^(E + s_sh), ``value`` the
     flow so far in units of 2^E. Returns (source side over the contracted ids, value)."""
@@ -314,7 +360,8 @@ def _refine(tail: np.ndarray, head: np.ndarray, n_nodes: int, s: int, t: int, c_
         ptail = np.concatenate([[s0], tail[kf], head[kb]])
         phead = np.concatenate([[s], head[kf], tail[kb]])
         pcap = np.concatenate([[max(cap - v_direct, 0)], cf[kf], cb[kb]])
-        v, f, side = ortools_maxflow(ptail, phead, pcap, s0, t, n_nodes + 1, reverse=True)
+        solve = lambda rev: ortools_maxflow(ptail, phead, pcap, s0, t, n_nodes + 1, reverse=rev)  # noqa: E731
+        v, f, side = solve(True) if seconds is None else _directed(seconds, solve, default=True)
         v += v_direct
         if v >= cap:
             raise SloptError("exact max flow: a refinement phase exceeded its proven bound")

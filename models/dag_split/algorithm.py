@@ -230,8 +230,13 @@ def _union_of_units(g: ModelGraph, mc: MacroChain, reps: np.ndarray) -> dict[str
 _UNION_CACHE: "weakref.WeakKeyDictionary[ModelGraph, tuple[Any, ...]]" = weakref.WeakKeyDictionary()
 
 
-def _solve_units(inst: SplitInstance, mc: MacroChain, reps: np.ndarray, backend: str
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _inner_pins(inst: SplitInstance) -> bool:
+    """Pins other than the inputs' C1 pins (then conflicts need the pin closures)."""
+    return bool(inst.server_pin.any() or (inst.device_pin & (inst.graph.in_degree > 0)).any())
+
+
+def _solve_units(inst: SplitInstance, mc: MacroChain, reps: np.ndarray, backend: str,
+                 inner_pins: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """I_k of B2 line 1 for the representative units ``reps``, all in ONE max-flow.
 
     The sub-problems {p_k} u L_k (p_k: a copy of o_{k-1} pinned to the device with zero compute
@@ -255,7 +260,7 @@ def _solve_units(inst: SplitInstance, mc: MacroChain, reps: np.ndarray, backend:
     z = np.zeros(comp.size)
     q = SplitInstance(sub, tau_dev, tau_srv, up, dn, dev_pin, srv_pin, z, math.inf, {})
     # units whose pins conflict (e.g. a one-layer stem: its exit is an input) get I_k = inf
-    if inst.server_pin.any() or (inst.device_pin & (g.in_degree > 0)).any():
+    if _inner_pins(inst) if inner_pins is None else inner_pins:
         bad = forced_device(q) & forced_server(q)
     else:
         bad = dev_pin & srv_pin  # only inputs are pinned: a conflict is an input that is an exit
@@ -281,33 +286,83 @@ def _delay_classes(inst: SplitInstance, mc: MacroChain) -> np.ndarray:
     proposes classes, an element-wise comparison with each class representative makes it exact
     (a mismatching unit gets a class of its own)."""
     # I_k depends on tau_com = tau_up + tau_dn only; o_k's own upload is unused in I_k
-    cols = [inst.tau_dev_s, inst.tau_srv_s, np.where(mc.is_exit, 0.0, inst.tau_com_s)]
+    cols = [inst.tau_dev_s, inst.tau_srv_s, inst.tau_com_s]
     if not mc.ordered:
         cols = [c[mc.order] for c in cols]                   # positions in unit order
-    p = mc.exit[np.maximum(np.arange(mc.k) - 1, 0)]
-    p_com = np.where(np.arange(mc.k) == 0, -1.0, inst.tau_com_s[p])
     cached = _CLASS_CACHE.get(inst.graph)
+    if cached is not None and cached[0] is mc:
+        p, first = cached[6], cached[7]
+    else:
+        p, first = mc.exit[np.maximum(np.arange(mc.k) - 1, 0)], np.arange(mc.k) == 0
+    p_com = inst.tau_com_s[p]
+    p_com[first] = -1.0
     if (cached is not None and cached[0] is mc and np.array_equal(inst.device_pin, cached[4])
             and np.array_equal(inst.server_pin, cached[5])):
         # warm path (same pins, only the delays changed): the last partition stands if every
         # layer still equals its class representative's (a finer partition is still exact)
-        _, cls, mate, rep_u = cached[:4]
-        same = bool((p_com == p_com[rep_u]).all())
-        for c in cols:
-            same = same and bool((c == c[mate]).all())
-        if same:
+        _, cls, check, rep_u = cached[:4]
+        if bool((p_com == p_com[rep_u]).all()) and all(
+                _equal_to_mates(c, check, exits=j == 2) for j, c in enumerate(cols)):
             return cls
+    cols[2] = np.where(mc.is_exit if mc.ordered else mc.is_exit[mc.order], 0.0, cols[2])
     pins = inst.device_pin + 2.0 * inst.server_pin
     cols.append(pins if mc.ordered else pins[mc.order])
     cls = _fresh_classes(mc, cols, p_com)
     rep = np.zeros(cls.max() + 1, dtype=np.int64)
     rep[cls[::-1]] = np.arange(mc.k)[::-1]
-    _CLASS_CACHE[inst.graph] = (mc, cls, mc.start[rep[cls[mc.unit_sorted]]] + mc.local_sorted,
-                                rep[cls], inst.device_pin.copy(), inst.server_pin.copy())
+    _CLASS_CACHE[inst.graph] = (mc, cls, _mate_check(mc, cls, rep), rep[cls], inst.device_pin.copy(),
+                                inst.server_pin.copy(), p, first, _inner_pins(inst))
     return cls
 
 
 _CLASS_CACHE: "weakref.WeakKeyDictionary[ModelGraph, tuple[Any, ...]]" = weakref.WeakKeyDictionary()
+
+#: runs of at least this many consecutive same-class, same-size units are checked as one
+#: reshaped block (no index gather)
+_RUN_UNITS = 16
+
+
+def _mate_check(mc: MacroChain, cls: np.ndarray, rep: np.ndarray) -> tuple[Any, ...]:
+    """What :func:`_equal_to_mates` needs: runs of consecutive units of one class and one size
+    (start position, units, size, start of the class representative) and, for the layers
+    outside such runs, their positions and their mates' (same local layer of the
+    representative). Positions are in unit order."""
+    k = mc.k
+    brk = np.flatnonzero((cls[1:] != cls[:-1]) | (mc.size[1:] != mc.size[:-1])) + 1
+    r0 = np.concatenate([[0], brk])
+    r1 = np.concatenate([brk, [k]])
+    long_ = (r1 - r0) >= _RUN_UNITS
+    runs = [(int(mc.start[a]), int(b - a), int(mc.size[a]), int(mc.start[rep[cls[a]]]))
+            for a, b in zip(r0[long_].tolist(), r1[long_].tolist())]
+    in_run = np.zeros(k, dtype=bool)
+    for a, b in zip(r0[long_].tolist(), r1[long_].tolist()):
+        in_run[a:b] = True
+    rest = np.flatnonzero(~in_run[mc.unit_sorted])
+    mate = mc.start[rep[cls[mc.unit_sorted[rest]]]] + mc.local_sorted[rest]
+    ix = np.int32 if mc.unit.size < 2 ** 31 else np.int64
+    exit_sorted = mc.is_exit if mc.ordered else mc.is_exit[mc.order]
+    keep = ~exit_sorted[rest]
+    return runs, rest.astype(ix), mate.astype(ix), rest[keep].astype(ix), mate[keep].astype(ix)
+
+
+def _equal_to_mates(c: np.ndarray, check: tuple[Any, ...], exits: bool = False) -> bool:
+    """Every layer's value (positions in unit order) equals its class representative's; with
+    ``exits``, except the units' exit layers (the last of each unit in unit order)."""
+    runs, rest, mate, rest_ne, mate_ne = check
+    for start, units, size, rep_start in runs:
+        end = start + units * size
+        # each unit equals the one before it (a contiguous compare), the first the representative
+        same = (np.array_equal(c[start + size:end], c[start:end - size])
+                and np.array_equal(c[start:start + size], c[rep_start:rep_start + size]))
+        if not same:
+            if not exits:
+                return False
+            block = c[start:end].reshape(units, size)   # exits may differ: compare without them
+            if not (block[:, :size - 1] == c[rep_start:rep_start + size - 1]).all():
+                return False
+    if exits:
+        return bool((c[rest_ne] == c[mate_ne]).all())
+    return bool((c[rest] == c[mate]).all())
 
 
 def _fresh_classes(mc: MacroChain, cols: list[np.ndarray], p_com: np.ndarray) -> np.ndarray:
@@ -380,12 +435,19 @@ def algorithm_b2(inst: SplitInstance, memo: bool = True, backend: str = "ortools
     n_cls = int(cls.max()) + 1
     reps = np.zeros(n_cls, dtype=np.int64)
     reps[cls[::-1]] = np.arange(K)[::-1]
-    I, x_rep = _solve_units(inst, mc, reps, backend)
+    # after _delay_classes the class cache holds the current pins (and what they imply)
+    I, x_rep = _solve_units(inst, mc, reps, backend, _CLASS_CACHE[inst.graph][8] if memo else None)
     I_k = I[cls]
-    dev_u = np.bincount(mc.unit, weights=inst.tau_dev_s, minlength=K)
-    srv_u = np.bincount(mc.unit, weights=inst.tau_srv_s, minlength=K)
-    dev_before = np.concatenate([[0.0], np.cumsum(dev_u)[:-1]])           # DEV(<k)
-    srv_after = np.concatenate([np.cumsum(srv_u[::-1])[::-1][1:], [0.0]])  # SRV(>k)
+    # per-unit compute sums: the units of a class have the same per-layer delays (that is what
+    # the class means), so each sums like its representative (computed on the reps' layers only)
+    u = _union_of_units(inst.graph, mc, reps)
+    L, comp = u["L"], u["comp"][:u["L"].size]
+    rep_of = reps[cls]
+    dev_u = np.bincount(comp, weights=inst.tau_dev_s[L], minlength=K)[rep_of]
+    srv_u = np.bincount(comp, weights=inst.tau_srv_s[L], minlength=K)[rep_of]
+    dev_before, srv_after = np.zeros(K), np.zeros(K)
+    np.cumsum(dev_u[:-1], out=dev_before[1:])          # DEV(<k)
+    np.cumsum(srv_u[:0:-1], out=srv_after[-2::-1])     # SRV(>k), summed from the last unit
     cand = dev_before + I_k + srv_after
     # pins outside unit k rule out candidate k (units before k all-device, after it all-server)
     srv_units = mc.unit[np.flatnonzero(inst.server_pin)]
@@ -410,7 +472,10 @@ def algorithm_b2(inst: SplitInstance, memo: bool = True, backend: str = "ortools
         if k == K:
             x[:] = True
             return x
-        x[mc.unit < k] = True
+        if mc.ordered:
+            x[:mc.start[k]] = True
+        else:
+            x[mc.unit < k] = True
         r = reps[cls[k]]
         lay_r = mc.order[mc.start[r]:mc.start[r] + mc.size[r]]
         lay = mc.order[mc.start[k]:mc.start[k] + mc.size[k]]
