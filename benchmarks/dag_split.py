@@ -22,7 +22,8 @@ machine may be shared):
    (target A / B2 >= 10 at 10^5);
 5. the dynamic-study re-split time per slot (same graph, new rates; spec §7.2).
 
-Usage: ``python benchmarks/dag_split.py [--quick]`` (``--quick``: 10^5 layers at most).
+Usage: ``python benchmarks/dag_split.py [--quick] [--sections 1,4]`` (``--quick``: 10^5 layers
+at most; ``--sections``: only those sections).
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ F = sys.modules["slopt.models.dag_split.formulations"]
 PARAMS = dict(ds.DEFAULTS)
 SYNTH = dict(PARAMS, uplink_bps=5e9, downlink_bps=1e10)
 BLOCK = dict(PARAMS, device_flops=1e11, uplink_bps=5e8, downlink_bps=1e9)
+#: block-model parameter classes: the slow device of ``BLOCK`` (D* = the input alone) and a
+#: device 4x slower than the server on a 10 Mbit/s uplink (at 9,002 layers D* ends at a stage
+#: boundary; push-relabel's hard case)
+BLOCK_CLASSES = {"dev 1e11, 500M": BLOCK,
+                 "dev 5e12, 10M": dict(PARAMS, device_flops=5e12, uplink_bps=1e7, downlink_bps=2e7)}
 
 
 def median_time(f: Callable[[], Any], repeats: int, budget_s: float = 20.0) -> tuple[float, Any]:
@@ -256,35 +262,58 @@ def section_maxflow(cases: list[tuple[str, int]]) -> None:
 
 
 # --------------------------------------------------------------------------- B2
+def _varied(g, params, k: int = 8):
+    """k instances of one graph whose link rates differ (x0.8 ... x1.25): each timed call gets
+    new delays, so the warm path is the one the dynamic study uses (structure cached, delays
+    new)."""
+    return [ds.make_instance(g, **dict(params, uplink_bps=params["uplink_bps"] * f,
+                                       downlink_bps=params["downlink_bps"] * f))
+            for f in np.geomspace(0.8, 1.25, k)]
+
+
+def _cycling(f, insts):
+    """f applied to the next instance of ``insts`` on every call."""
+    it = iter(range(10 ** 9))
+    return lambda: f(insts[next(it) % len(insts)])
+
+
 def section_b2(repeats: int, block_sizes: list[int]) -> None:
-    print("\n## 4. B2 (warm: decomposition and network cached, only delays changed) vs A "
-          "(median ms)")
+    print("\n## 4. B2 (warm: decomposition and network cached, new delays on every call: link "
+          "rates x0.8-1.25 in turn) vs A (median ms)")
     print(f"{'model':20s} | {'layers':>7} | {'A':>9} | {'B2':>9} | {'A/B2':>6} | "
           f"{'B2 blocks':>9} | {'A/blocks':>8} | B2 path")
     worst = np.inf
     for name in shipped():
         g = load_shipped(name)
-        inst = ds.make_instance(g, **PARAMS)
-        ds.algorithm_b2(inst), ds.algorithm_b2(inst, min_layers=0), ds.algorithm_a(inst)
+        insts = _varied(g, PARAMS)
+        for inst in insts:
+            ds.algorithm_b2(inst), ds.algorithm_b2(inst, min_layers=0), ds.algorithm_a(inst)
         (t_a, (xa, _)), (t_b, (xb, _, info)), (t_k, (xk, _, _)) = interleaved(
-            [lambda: ds.algorithm_a(inst), lambda: ds.algorithm_b2(inst),
-             lambda: ds.algorithm_b2(inst, min_layers=0)], repeats * 5)
-        assert ds.exact_delay(inst, xa) == ds.exact_delay(inst, xb) == ds.exact_delay(inst, xk)
+            [_cycling(ds.algorithm_a, insts), _cycling(ds.algorithm_b2, insts),
+             _cycling(lambda i: ds.algorithm_b2(i, min_layers=0), insts)], repeats * 5)
+        for inst in insts[:2]:
+            xa, xb, xk = (ds.algorithm_a(inst)[0], ds.algorithm_b2(inst)[0],
+                          ds.algorithm_b2(inst, min_layers=0)[0])
+            assert ds.exact_delay(inst, xa) == ds.exact_delay(inst, xb) == ds.exact_delay(inst, xk)
         worst = min(worst, t_a / t_b)
         print(f"{name:20s} | {g.n:7d} | {ms(t_a)} | {ms(t_b)} | {t_a / t_b:5.2f}x | {ms(t_k)} | "
               f"{t_a / t_k:7.2f}x | {'A (small graph)' if info['fallback'] else 'blocks'}")
     print(f"shipped profiles: min A/B2 = {worst:.2f} (target >= 1, i.e. B2 <= A; ratios of two "
           "calls of the same A within timing noise read about 1)")
-    print(f"{'block model':20s} | {'layers':>7} | {'A':>9} | {'B2':>9} | {'A/B2':>6} | subproblems")
-    for nb in block_sizes:
-        g = ds.block_model(nb)
-        inst = ds.make_instance(g, **BLOCK)
-        ds.algorithm_b2(inst), ds.algorithm_a(inst)
-        (t_a, (xa, _)), (t_b, (xb, _, info)) = interleaved(
-            [lambda: ds.algorithm_a(inst), lambda: ds.algorithm_b2(inst)], repeats)
-        assert ds.exact_delay(inst, xa) == ds.exact_delay(inst, xb)
-        print(f"{'':20s} | {g.n:7d} | {ms(t_a)} | {ms(t_b)} | {t_a / t_b:5.1f}x | "
-              f"{info['n_subproblems']}/{info['n_units']}")
+    print(f"{'block model':20s} | {'layers':>7} | {'|D*|':>7} | {'A':>9} | {'B2':>9} | {'A/B2':>6} | "
+          "subproblems")
+    for label, params in BLOCK_CLASSES.items():
+        for nb in block_sizes:
+            g = ds.block_model(nb)
+            insts = _varied(g, params)
+            for inst in insts:
+                ds.algorithm_b2(inst), ds.algorithm_a(inst)
+            (t_a, _), (t_b, (_, _, info)) = interleaved(
+                [_cycling(ds.algorithm_a, insts), _cycling(ds.algorithm_b2, insts)], repeats)
+            xa, xb = ds.algorithm_a(insts[0])[0], ds.algorithm_b2(insts[0])[0]
+            assert ds.exact_delay(insts[0], xa) == ds.exact_delay(insts[0], xb)
+            print(f"{label:20s} | {g.n:7d} | {int(xa.sum()):7d} | {ms(t_a)} | {ms(t_b)} | "
+                  f"{t_a / t_b:5.1f}x | {info['n_subproblems']}/{info['n_units']}")
     print("target: A/B2 >= 10 on the 10^5-layer block model")
 
 
@@ -304,16 +333,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="10^5 layers at most")
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--sections", default="1,2,3,4,5", help="comma-separated section numbers")
     args = ap.parse_args()
+    run = {int(k) for k in args.sections.split(",")}
     sizes = [10**5] if args.quick else [10**5, 10**6]
     warm = ds.make_instance(load_shipped("chain"))
     ds.algorithm_a(warm), ds.algorithm_a(warm, "networkx")
-    section_a(sizes, args.repeats, [10**5] if args.quick else [10**5, 10**6])
-    section_profile(sizes[-1])
-    section_profile(10**5, "hetero")
-    section_maxflow([("flop", n) for n in sizes] + [("hetero", 10**5)])
-    section_b2(args.repeats, [300, 3000, 33333])
-    section_dynamic(20 if args.quick else 50)
+    if 1 in run:
+        section_a(sizes, args.repeats, sizes)
+    if 2 in run:
+        section_profile(sizes[-1])
+        section_profile(10**5, "hetero")
+    if 3 in run:
+        section_maxflow([("flop", n) for n in sizes] + [("hetero", 10**5)])
+    if 4 in run:
+        section_b2(args.repeats, [300, 3000, 33333])
+    if 5 in run:
+        section_dynamic(20 if args.quick else 50)
 
 
 if __name__ == "__main__":

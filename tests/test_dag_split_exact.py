@@ -390,3 +390,39 @@ def test_warm_paths_equal_the_oracle():
                 assert va == float(want[0])
             checked += 1
     assert checked >= 60
+
+
+def test_b2_warm_check_on_runs_of_repeated_units():
+    """B2's warm path checks runs of identical units as blocks (no gather) and takes per-unit
+    sums from the class representatives: a one-ulp change in one layer in the middle of a run,
+    a changed exit upload (ignored by I_k) and a new pin must all give A's optimum (A is checked
+    against the oracle above) and A's smallest optimal set."""
+    A = __import__("sys").modules["slopt.models.dag_split.algorithm"]
+    g = ds.block_model(200)
+    base = ds.make_instance(g, device_flops=5e12, uplink_bps=1e7, downlink_bps=2e7)
+    mc = ds.macro_chain(g)
+    ds.algorithm_b2(base, min_layers=0)
+    runs = A._CLASS_CACHE[g][2][0]
+    assert any(units >= A._RUN_UNITS for _, units, _, _ in runs)   # the block path is exercised
+    mid = mc.order[mc.start[mc.k // 2]]                            # first layer of a middle unit
+    exit_mid = int(mc.exit[mc.k // 2])
+    dev = base.tau_dev_s.copy()
+    dev[mid] = np.nextafter(dev[mid], np.inf)
+    com = base.tau_com_s.copy()
+    com[exit_mid] *= 3.0
+    srv_pin = np.zeros(g.n, dtype=bool)
+    srv_pin[int(mc.exit[mc.k - 5])] = True
+    variants = [dict(tau_dev_s=dev), dict(tau_com_s=com), dict(server_pins=np.flatnonzero(srv_pin)),
+                dict(tau_dev_s=base.tau_dev_s * 0.5)]
+    for kw in variants:
+        args = dict(tau_dev_s=base.tau_dev_s, tau_srv_s=base.tau_srv_s, tau_com_s=base.tau_com_s)
+        args.update(kw)
+        inst = ds.instance_from_delays(g, check=False, **args)
+        xa, va = ds.algorithm_a(inst)
+        xb, vb, info = ds.algorithm_b2(inst, min_layers=0)
+        assert info["fallback"] is None
+        assert ds.exact_delay(inst, xb) == ds.exact_delay(inst, xa)
+        assert np.array_equal(xa, xb)
+        if kw is variants[0]:   # the one-ulp change was seen: that unit has a class of its own
+            cls = A._CLASS_CACHE[g][1]
+            assert (cls == cls[mc.k // 2]).sum() == 1
