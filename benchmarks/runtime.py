@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                     help="per-layer repeats and run iterations: median, or best (min) of both")
     ap.add_argument("--message-overhead", default="calibrate",
                     help="hand-off per message and direction: calibrate (default), seconds, or 0")
+    ap.add_argument("--wait", default="spin", choices=["spin", "block"],
+                    help="how a side waits on the link: spin (poll, core stays busy; default) or block")
     a = ap.parse_args(argv)
     if a.message_overhead != "calibrate":
         a.message_overhead = float(a.message_overhead)
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         names = [n for n in g.names if n == anchor or n.startswith(anchor + ".")]
         D = _ancestors(g, names[-1:])
         res = validate_plan(m, x, g, D, rates=RATES, iterations=iters, warmup=1, statistic=a.statistic,
-                            message_overhead_s=a.message_overhead)
+                            message_overhead_s=a.message_overhead, wait=a.wait)
         results.append((label, res))
         ratio = g.provenance["measured"]["device"].get("vertex_sum_over_whole")
         print(f"\n## {label}: {g.n} vertices, |D| = {len(D)}, cut tensors {res.cut_layers}; "

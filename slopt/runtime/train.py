@@ -45,7 +45,7 @@ import pandas as pd
 import torch
 
 from slopt.errors import SloptError, ValidationError
-from slopt.runtime.link import Link, check_rate
+from slopt.runtime.link import Link, check_rate, check_wait
 from slopt.runtime.memory import measure_peak_memory, rss_peak_bytes
 from slopt.runtime.partition import Part, SplitModel
 
@@ -288,7 +288,7 @@ def _server_main(port: int, blob: bytes) -> None:  # pragma: no cover - runs in 
     loss_fn = cfg["loss_fn"]
     opt = _optimizer([p for p in part.parameters() if p.requires_grad], cfg["optimizer"])
     sock = socket.create_connection(("127.0.0.1", port))
-    link = Link(sock)
+    link = Link(sock, wait=cfg.get("wait", "spin"))
     grads: dict[str, Any] = {}
     peak: dict[str, Any] = {}
     try:
@@ -372,12 +372,17 @@ class SplitSession:
     loss_fn : ``loss_fn(flat_outputs, target)`` (picklable; default cross-entropy)
     optimizer : ``(name, kwargs)``, name in sgd / adam / adamw (default SGD, lr 1e-3)
     threads : ``torch.set_num_threads`` on both sides (default 1: reproducible on a shared machine)
+    wait : how each side waits on the link (:mod:`slopt.runtime.link`): ``"spin"`` (default; the
+        socket is polled and the token bucket's waits are spun, so a waiting side keeps its core
+        busy, like a dedicated device and server) or ``"block"`` (sleep on the socket)
     """
 
     def __init__(self, split: SplitModel, example_inputs: Sequence[Any], *, batch: int | None = None,
                  loss_fn: Callable[..., Any] = cross_entropy_loss,
                  optimizer: tuple[str, dict[str, Any]] = ("sgd", {"lr": 1e-3}), threads: int = 1,
-                 seed: int = 0, int_high: int = 16, start_timeout_s: float = 120.0) -> None:
+                 seed: int = 0, int_high: int = 16, start_timeout_s: float = 120.0,
+                 wait: str = "spin") -> None:
+        self.wait = check_wait(wait)
         self.split = split
         self.example = [t for t in torch.utils._pytree.tree_leaves(list(example_inputs))]
         if len(self.example) != len(split.user_inputs):
@@ -402,7 +407,7 @@ class SplitSession:
             lst = socket.create_server(("127.0.0.1", 0))
             lst.settimeout(start_timeout_s)
             blob = pickle.dumps({"part": split.server, "loss_fn": loss_fn, "optimizer": optimizer,
-                                 "threads": self.threads})
+                                 "threads": self.threads, "wait": self.wait})
             self.proc = _context().Process(target=_server_main,
                                                         args=(lst.getsockname()[1], blob), daemon=True)
             self.proc.start()
@@ -414,7 +419,7 @@ class SplitSession:
             finally:
                 lst.close()
             conn.settimeout(None)
-            self.link = Link(conn)
+            self.link = Link(conn, wait=self.wait)
 
     def __enter__(self) -> "SplitSession":
         return self

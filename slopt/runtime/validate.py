@@ -59,7 +59,7 @@ import pandas as pd
 
 from slopt.errors import ValidationError
 from slopt.profiles.graph import ModelGraph
-from slopt.runtime.link import check_rate
+from slopt.runtime.link import check_rate, check_wait
 from slopt.runtime.partition import SplitModel, device_mask, split_model
 from slopt.runtime.train import LinkCalibration, RunResult, SplitSession, cross_entropy_loss
 
@@ -185,7 +185,7 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
                   compress: Mapping[str, Any] | None = None, split: SplitModel | None = None,
                   statistic: str = "median", compute_clock: str | None = None,
                   message_overhead_s: Any = "calibrate", calibration_repeats: int = 7,
-                  **instance: Any) -> ValidationResult:
+                  wait: str = "spin", **instance: Any) -> ValidationResult:
     """Predicted versus measured delay of a dag-split plan, per component, over a sweep of rates.
 
     Parameters
@@ -209,6 +209,9 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
         messages, ``calibration_repeats`` round trips); a float (seconds) fixes it; 0 switches
         it off. The table always also carries ``predicted_eq6_s`` / ``error_eq6`` (Eq. 6 + latency
         alone).
+    wait : how each side waits on the link (:class:`~slopt.runtime.train.SplitSession`):
+        ``"spin"`` (default: polled, the waiting side keeps its core busy as a dedicated device
+        and server would) or ``"block"`` (sleeps; on a shared VM the idle vCPU comes back cold)
     instance : other :func:`~slopt.models.dag_split.make_instance` keywords (``device_flops``...)
 
     Raises
@@ -217,6 +220,7 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
     """
     import torch
 
+    check_wait(wait)
     pairs = [(r, r) if not isinstance(r, (tuple, list)) else tuple(r) for r in rates]
     if not pairs:
         raise ValidationError("rates is empty", "rates")
@@ -241,7 +245,8 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
         _overhead(message_overhead_s, "upload", 0.0)
     rows, runs = [], []
     cal: LinkCalibration | None = message_overhead_s if isinstance(message_overhead_s, LinkCalibration) else None
-    with SplitSession(sm, flat, batch=batch, loss_fn=loss_fn, optimizer=optimizer, threads=threads) as s:
+    with SplitSession(sm, flat, batch=batch, loss_fn=loss_fn, optimizer=optimizer, threads=threads,
+                      wait=wait) as s:
         if calibrate:
             if s.link is not None:
                 cal = s.calibrate(repeats=calibration_repeats, compress=compress)
