@@ -163,9 +163,11 @@ def section_a(sizes: list[int], repeats: int, hetero_sizes: list[int]) -> None:
 
 
 def section_profile(n: int, kind: str = "flop") -> None:
-    print(f"\n## 2. Where the time goes, A at {n} layers, class {kind} (warm, one call, ms)")
+    print(f"\n## 2. Where the time goes, A at {n} layers, class {kind} (warm: after three calls "
+          "that settle the max-flow directions; one call, ms)")
     g = synthetic(n, kind)
-    a_end_to_end(g, SYNTH)
+    for r in (4.2e9, 4.4e9, 4.6e9):
+        a_end_to_end(g, dict(SYNTH, uplink_bps=r))
     calls: list[tuple[int, float]] = []
     orig = MF.ortools_maxflow
 
@@ -189,6 +191,11 @@ def section_profile(n: int, kind: str = "flop") -> None:
     finally:
         MF.ortools_maxflow = orig
     flows = sum(c[1] for c in calls)
+    st = F._STRUCTURES[g]
+    dirs = [("phase 1", st.get("phase1", {}).get("seconds")), ("refinement", st.get("refine_seconds"))]
+    print("max-flow seconds seen per direction (s->t, t->s): " + "; ".join(
+        f"{k} " + ("—" if v is None else ", ".join("—" if x != x else f"{x * 1e3:.1f} ms" for x in v))
+        for k, v in dirs))
     print(f"delays + pins {ms(t1 - t0)} | network {ms(t2 - t1)} | exact min cut {ms(t3 - t2)} "
           f"(max flows {ms(flows)} in {len(calls)} phase(s): "
           + ", ".join(f"{a} arcs {s * 1e3:.1f}" for a, s in calls)

@@ -133,10 +133,10 @@ def _phase1(tail: np.ndarray, head: np.ndarray, cap: np.ndarray, s: int, t: int,
 
     With a ``cache``, the reduced network and its solvers are kept per pattern of netted sides,
     which stays the same when only the communication delays change, and the direction is
-    chosen by measurement: push-relabel's time on one network differs by up to 30x between
-    s -> t and the reversed t -> s (benchmarks/dag_split.py, section 2), either way round. The
-    faster direction seen so far is used; when its last time exceeds twice the other's, the
-    other is tried again. The answer is the same either way."""
+    chosen by measurement (:func:`_choose`): push-relabel's time on one network differs by up to
+    30x between s -> t and the reversed t -> s (benchmarks/dag_split.py), either way round, and
+    the flow it finds shapes the refinement after it, so the time recorded for a direction is
+    the whole :func:`exact_min_cut` call's. The answer is the same either way."""
     if cache is None:
         return ortools_maxflow(tail, head, cap, s, t, n_nodes)
     key = np.packbits(a_side).tobytes()
@@ -149,28 +149,41 @@ def _phase1(tail: np.ndarray, head: np.ndarray, cap: np.ndarray, s: int, t: int,
         sub = {"key": key, "kidx": kidx, "tail": tail[kidx], "head": head[kidx],
                "solver": ({}, {}), "seconds": [math.nan, math.nan]}
         cache["phase1"] = sub
-    value, f, side = _directed(sub["seconds"], lambda rev: ortools_maxflow(
-        sub["tail"], sub["head"], cap[sub["kidx"]], s, t, n_nodes, sub["solver"][rev], reverse=rev))
+    rev = _choose(sub["seconds"])
+    cache["phase1_rev"] = rev     # exact_min_cut records its whole time for this direction
+    value, f, side = ortools_maxflow(sub["tail"], sub["head"], cap[sub["kidx"]], s, t, n_nodes,
+                                     sub["solver"][rev], reverse=rev)
     flow = np.zeros(tail.size, dtype=np.int64)
     flow[sub["kidx"]] = f
     return value, flow, side
 
 
+#: a direction that took longer than this (s) has the other one tried on the next call
+PROBE_S = 0.02
+
+
+def _choose(seconds: list[float], default: bool = False) -> bool:
+    """The direction (True: t -> s) to run: ``default`` until it took longer than
+    :data:`PROBE_S`, then the other once, then the faster one seen (``seconds``: the last time
+    of each direction, NaN if never run)."""
+    if math.isnan(seconds[not default]):
+        return not default if seconds[default] > PROBE_S else default
+    return seconds[True] < seconds[False]
+
+
+def _record(seconds: list[float], rev: bool, elapsed: float) -> None:
+    """Store a direction's time; when it exceeds twice the other's, the other is tried next."""
+    seconds[rev] = elapsed
+    if not math.isnan(seconds[not rev]) and elapsed > 2 * seconds[not rev]:
+        seconds[not rev] = 0.0
+
+
 def _directed(seconds: list[float], solve: Any, default: bool = False) -> Any:
-    """``solve(reverse)`` in the direction that was faster so far (``seconds``: the last time
-    of each direction, NaN if never run; both are tried once, ``default`` first); when the
-    chosen one's time exceeds twice the other's, the other is tried next time."""
-    if math.isnan(seconds[default]):
-        rev = default
-    elif math.isnan(seconds[not default]):
-        rev = not default
-    else:
-        rev = seconds[True] < seconds[False]
+    """``solve(reverse)`` in the direction :func:`_choose` picks, its time recorded."""
+    rev = _choose(seconds, default)
     t0 = time.perf_counter()
     out = solve(rev)
-    seconds[rev] = time.perf_counter() - t0
-    if not math.isnan(seconds[not rev]) and seconds[rev] > 2 * seconds[not rev]:
-        seconds[not rev] = 0.0
+    _record(seconds, rev, time.perf_counter() - t0)
     return out
 
 
@@ -192,15 +205,27 @@ def exact_min_cut(tail: np.ndarray, head: np.ndarray, capacity: np.ndarray, s: i
     """The smallest minimum s-t cut (source-side mask over ``n_nodes``) and its exact value.
 
     ``capacity`` holds non-negative floats, ``inf`` for unbounded arcs. ``cache``: a dict that
-    lives as long as the arcs (tail, head, positions of the infinite arcs) do; index tables and
-    the OR-Tools solver are kept in it. Raises :class:`InfeasibleError` when the minimum cut is
-    infinite. Returns None when the exponent range is beyond float64 scaling.
+    lives as long as the arcs (tail, head, positions of the infinite arcs) do; index tables,
+    the OR-Tools solvers and the measured speed of each max-flow direction are kept in it.
+    Raises :class:`InfeasibleError` when the minimum cut is infinite. Returns None when the
+    exponent range is beyond float64 scaling.
 
     ``max_rounds`` bounds the region merges over all arcs; once at most ``few`` vertices are
     free (default max(64, n_nodes / 256)) they are left to the refinement phases, which then see
     only the arcs at those vertices. Networks of at most ``tiny`` arcs skip the merges (the
     refinement phases see the whole network). These only change speed, never the answer.
     """
+    t0 = time.perf_counter()
+    out = _exact_min_cut(tail, head, capacity, s, t, n_nodes, cache, max_rounds, few, tiny)
+    if cache is not None and "phase1_rev" in cache:
+        _record(cache["phase1"]["seconds"], cache.pop("phase1_rev"), time.perf_counter() - t0)
+    return out
+
+
+def _exact_min_cut(tail: np.ndarray, head: np.ndarray, capacity: np.ndarray, s: int, t: int,
+                  n_nodes: int, cache: dict[str, Any] | None = None, max_rounds: int = 4,
+                  few: int | None = None, tiny: int = 2048) -> tuple[np.ndarray, Fraction] | None:
+    """The body of :func:`exact_min_cut`."""
     finite = cache.get("finite") if cache is not None else None
     if finite is None:
         finite = np.isfinite(capacity)
