@@ -135,11 +135,23 @@ def test_cli_validate_message_overhead(tmp_path):
     g = read(prof)
     common = ["validate", str(prof), "--device-layer", g.names[2], "--rate", "5e6", "--iterations", "1",
               "--warmup", "0", "--json"]
-    res = r.invoke(app, [*common, "--message-overhead", "0"])
+    res = r.invoke(app, [*common, "--message-overhead", "0", "--optimizer-step", "0"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert out["calibration"] is None
     assert all(row["predicted_s"] == row["predicted_eq6_s"] for row in out["table"])
+    # the profile's measured optimiser step is added to the compute (and total), nothing else
+    res = r.invoke(app, [*common, "--message-overhead", "0"])
+    assert res.exit_code == 0, res.output
+    rows = {row["component"]: row for row in json.loads(res.output)["table"]}
+    assert rows["upload"]["predicted_s"] == rows["upload"]["predicted_eq6_s"]
+    step = rows["device_compute"]["calibration_s"] + rows["server_compute"]["calibration_s"]
+    assert step > 0
+    assert rows["total"]["predicted_s"] == pytest.approx(rows["total"]["predicted_eq6_s"] + step)
+    res = r.invoke(app, [*common, "--optimizer-step", "some"])
+    assert res.exit_code == 2 and "--optimizer-step" in res.output
+    res = r.invoke(app, [*common, "--wait", "nap"])
+    assert res.exit_code == 2 and "wait" in res.output
     res = r.invoke(app, [*common, "--message-overhead", "0.001"])
     assert res.exit_code == 0, res.output
     up = next(row for row in json.loads(res.output)["table"] if row["component"] == "upload")

@@ -44,7 +44,9 @@ from slopt.profiles.graph import ModelGraph
 __all__ = ["measure_times", "with_times", "merge_times", "measure", "SIDES"]
 
 SIDES = ("device", "server", "both")
-_COLS = ("time_s", "forward_time_s", "backward_time_s", "time_spread_s")
+#: how the vertices are timed (:func:`measure_times`): inside training passes, or one by one
+ORDERS = ("pass", "vertex")
+_COLS = ("time_s", "forward_time_s", "backward_time_s", "time_spread_s", "optimizer_time_s")
 
 
 def _stats(xs: list[float], statistic: str = "median") -> tuple[float, float]:
@@ -59,7 +61,9 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
                   graph: ModelGraph | None = None,
                   granularity: str | int | Callable[[str], str] = "module", warmup: int = 2,
                   repeats: int = 5, threads: int | None = 1, whole_model: bool = True,
-                  traced: Any = None, statistic: str = "median", clock: str | None = None) -> pd.DataFrame:
+                  traced: Any = None, statistic: str = "median", clock: str | None = None,
+                  order: str = "pass", optimizer: tuple[str, dict[str, Any]] | None = ("sgd", {"lr": 1e-3})
+                  ) -> pd.DataFrame:
     """Time every vertex's forward and backward (seconds per batch of ``example_inputs``).
 
     Parameters
@@ -77,9 +81,20 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
         while another process holds the core — the default for CPU models, where one torch
         thread does the work) or ``"wall"`` (``time.perf_counter``; the default on CUDA)
 
+    order : ``"pass"`` (default: every repeat is one training pass — all vertices' forwards in
+        execution order, then all backwards in reverse order with the real upstream gradients —
+        each vertex timed inside it, so it meets the caches a training step leaves it) or
+        ``"vertex"`` (each vertex's calls back to back: hot caches, the figure of a micro-benchmark)
+    optimizer : ``(name, kwargs)`` as the runtime's (default SGD, lr 1e-3), or None: also time the
+        optimiser step (``step`` + ``zero_grad``) on each vertex's trainable parameters with their
+        real gradients (:func:`_optimizer_steps`): ``optimizer_s`` per vertex is its marginal
+        cost, ``attrs["optimizer_call_s"]`` the fixed cost of one step call; a part's step is
+        ``optimizer_call_s`` + the sum of its vertices' ``optimizer_s`` (checked against a step
+        over all parameters: ``attrs["optimizer_sum_over_whole"]``)
+
     Returns a DataFrame with one row per vertex: ``name``, ``forward_s``, ``backward_s``,
-    ``forward_spread_s``, ``backward_spread_s``; ``attrs`` holds the batch, the settings and the
-    whole-step median.
+    ``forward_spread_s``, ``backward_spread_s`` (and ``optimizer_s``); ``attrs`` holds the batch,
+    the settings and the whole-step median.
     """
     import torch
 
@@ -87,6 +102,9 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
 
     if statistic not in ("median", "min"):
         raise ValidationError(f"statistic = {statistic!r}; choose median or min", "statistic")
+    if order not in ORDERS:
+        raise ValidationError(f"order = {order!r}; choose 'pass' (vertices timed inside training passes) "
+                              f"or 'vertex' (each vertex's calls back to back)", "order")
     if int(repeats) < 1 or int(warmup) < 0:
         raise ValidationError(f"repeats = {repeats!r}, warmup = {warmup!r}; need repeats >= 1, warmup >= 0",
                               "repeats")
@@ -136,53 +154,25 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
             else:
                 v = next(user)
                 env[nm] = v.detach() if isinstance(v, torch.Tensor) else v
-        rows = []
+        parts = [vertex_part(tr, v) for v in range(len(tr.names))]
         with torch.enable_grad():
-            for v, name in enumerate(tr.names):
-                gm, order, outs = vertex_part(tr, v)
-                vals = [env[k] for k in order]
-                leaves = [t for t in vals if isinstance(t, torch.Tensor) and t.requires_grad]
-                # inputs that need a gradient enter as clones, so that in-place operators
-                # (ReLU(inplace=True)) may modify them, as in the whole model; cloned untimed
-                grad_in = [i for i, t in enumerate(vals) if isinstance(t, torch.Tensor) and t.requires_grad
-                           and order[i] not in params_of]
-
-                def fresh() -> list[Any]:
-                    out = list(vals)
-                    for i in grad_in:
-                        out[i] = vals[i].clone()
-                    return out
-                fw: list[float] = []
-                for i in range(int(warmup) + int(repeats)):
-                    args_i = fresh()
-                    sync()
-                    t0 = now()
-                    res = gm(*args_i)
-                    sync()
-                    if i >= warmup:
-                        fw.append(now() - t0)
-                bw: list[float] = []
-                for i in range(int(warmup) + int(repeats)):
-                    res = gm(*fresh())
-                    rg = [t for t in res if isinstance(t, torch.Tensor) and t.requires_grad]
-                    if not rg or not leaves:
-                        break
-                    ones = [torch.ones_like(t) for t in rg]
-                    sync()
-                    t0 = now()
-                    torch.autograd.grad(rg, leaves, ones, allow_unused=True)
-                    sync()
-                    if i >= warmup:
-                        bw.append(now() - t0)
-                for k, t in zip(outs, res):
-                    env[k] = t.detach().requires_grad_(True) if (
-                        isinstance(t, torch.Tensor) and t.requires_grad) else (
-                        t.detach() if isinstance(t, torch.Tensor) else t)
-                del res
-                f_med, f_spr = _stats(fw, statistic)
-                b_med, b_spr = _stats(bw, statistic)
-                rows.append({"name": name, "forward_s": f_med, "backward_s": b_med,
-                             "forward_spread_s": f_spr, "backward_spread_s": b_spr})
+            if order == "vertex":
+                fw_all, bw_all, pgrads = _vertex_loops(parts, env, params_of, warmup, repeats, now, sync)
+                op_all = None
+            else:
+                fw_all, bw_all, pgrads, op_all = _pass_loops(parts, env, params_of, warmup, repeats, now, sync,
+                                                             optimizer)
+        rows = []
+        for name, fw, bw in zip(tr.names, fw_all, bw_all):
+            f_med, f_spr = _stats(fw, statistic)
+            b_med, b_spr = _stats(bw, statistic)
+            rows.append({"name": name, "forward_s": f_med, "backward_s": b_med,
+                         "forward_spread_s": f_spr, "backward_spread_s": b_spr})
+        opt_meta: dict[str, Any] = {}
+        if optimizer is not None:
+            steps, opt_meta = _optimizer_steps(pgrads, optimizer, warmup, repeats, now, sync, statistic, op_all)
+            for r, t in zip(rows, steps):
+                r["optimizer_s"] = t
         whole = _whole_step(module, args, kwargs, warmup, repeats, sync, statistic, now) if whole_model else None
     finally:
         with torch.no_grad():
@@ -194,8 +184,205 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
     df.attrs.update(batch=batch, warmup=int(warmup), repeats=int(repeats), statistic=statistic, clock=clock,
                     threads=int(threads or prev_threads), device=str(dev), host=platform.node(),
                     processor=platform.processor() or platform.machine(),
-                    torch=torch.__version__, whole_step_s=whole)
+                    torch=torch.__version__, whole_step_s=whole, order=order, **opt_meta)
     return df
+
+
+def _inputs_of(vals: list[Any], order: list[str], params_of: set[str]) -> tuple[list[int], list[int]]:
+    """Indices of the tensors that need a gradient: all of them (``leaves``) and the non-parameter
+    ones (``grad_in``: they enter as clones, so that in-place operators (``ReLU(inplace=True)``)
+    may modify them, as in the whole model; cloned untimed)."""
+    import torch
+
+    leaves = [i for i, t in enumerate(vals) if isinstance(t, torch.Tensor) and t.requires_grad]
+    return leaves, [i for i in leaves if order[i] not in params_of]
+
+
+def _store(env: dict[str, Any], outs: list[str], res: Any) -> None:
+    """A vertex's outputs into ``env`` as fresh leaves (detached; a leaf needing a gradient when
+    the output does), as the next vertices receive them."""
+    import torch
+
+    for k, t in zip(outs, res):
+        env[k] = t.detach().requires_grad_(True) if (
+            isinstance(t, torch.Tensor) and t.requires_grad) else (
+            t.detach() if isinstance(t, torch.Tensor) else t)
+
+
+def _vertex_loops(parts: list[Any], env: dict[str, Any], params_of: set[str], warmup: int, repeats: int,
+                  now: Any, sync: Any) -> tuple[list[list[float]], list[list[float]], list[list[Any]]]:
+    """``order="vertex"``: per vertex, ``warmup + repeats`` forwards back to back, then as many
+    (untimed forward, timed ``autograd.grad`` with a gradient of ones) backwards."""
+    import torch
+
+    fw_all, bw_all, pgrads = [], [], []
+    for gm, order, outs in parts:
+        vals = [env[k] for k in order]
+        leaf_i, grad_in = _inputs_of(vals, order, params_of)
+        leaves = [vals[i] for i in leaf_i]
+
+        def fresh() -> list[Any]:
+            out = list(vals)
+            for i in grad_in:
+                out[i] = vals[i].clone()
+            return out
+        fw: list[float] = []
+        for i in range(int(warmup) + int(repeats)):
+            args_i = fresh()
+            sync()
+            t0 = now()
+            res = gm(*args_i)
+            sync()
+            if i >= warmup:
+                fw.append(now() - t0)
+        bw: list[float] = []
+        grads: Any = None
+        for i in range(int(warmup) + int(repeats)):
+            res = gm(*fresh())
+            rg = [t for t in res if isinstance(t, torch.Tensor) and t.requires_grad]
+            if not rg or not leaves:
+                break
+            ones = [torch.ones_like(t) for t in rg]
+            sync()
+            t0 = now()
+            grads = torch.autograd.grad(rg, leaves, ones, allow_unused=True)
+            sync()
+            if i >= warmup:
+                bw.append(now() - t0)
+        pgrads.append([(vals[i], grads[j] if grads is not None else None) for j, i in enumerate(leaf_i)
+                       if order[i] in params_of])
+        _store(env, outs, res)
+        del res
+        fw_all.append(fw)
+        bw_all.append(bw)
+    return fw_all, bw_all, pgrads
+
+
+def _pass_loops(parts: list[Any], env0: dict[str, Any], params_of: set[str], warmup: int, repeats: int,
+                now: Any, sync: Any, spec: tuple[str, dict[str, Any]] | None = None
+                ) -> tuple[list[list[float]], list[list[float]], list[list[Any]], list[list[float]]]:
+    """``order="pass"``: ``warmup + repeats`` training passes; in each, every vertex's forward in
+    execution order (autograd recording), then every vertex's backward in reverse order
+    (``autograd.grad`` of its outputs with the gradients the later vertices sent back, ones for
+    an output nobody differentiates, with respect to its inputs and trainable parameters), each
+    timed on its own; then (``spec``) the optimiser step of every vertex's parameters in execution
+    order (copies of the parameters, the pass's gradients), each timed on its own. A vertex meets
+    the caches a training step leaves it, not its own last call."""
+    import torch
+
+    from slopt.runtime.train import _optimizer
+
+    n = len(parts)
+    fw_all: list[list[float]] = [[] for _ in range(n)]
+    bw_all: list[list[float]] = [[] for _ in range(n)]
+    op_all: list[list[float]] = [[] for _ in range(n)]
+    pgrads: list[list[Any]] = [[] for _ in range(n)]
+    opts: list[Any] = [None] * n
+    for rep in range(int(warmup) + int(repeats)):
+        env = dict(env0)
+        tape = []
+        for v, (gm, order, outs) in enumerate(parts):
+            vals = [env[k] for k in order]
+            leaf_i, grad_in = _inputs_of(vals, order, params_of)
+            args = list(vals)
+            for i in grad_in:
+                args[i] = vals[i].clone()
+            sync()
+            t0 = now()
+            res = gm(*args)
+            sync()
+            if rep >= warmup:
+                fw_all[v].append(now() - t0)
+            res = list(res) if isinstance(res, (tuple, list)) else [res]
+            tape.append((res, leaf_i, vals))
+            _store(env, outs, res)
+        gsum: dict[str, Any] = {}
+        for v in reversed(range(n)):
+            gm, order, outs = parts[v]
+            res, leaf_i, vals = tape[v]
+            tape[v] = None
+            rg = [(k, t) for k, t in zip(outs, res) if isinstance(t, torch.Tensor) and t.requires_grad]
+            if not rg or not leaf_i:
+                continue
+            gout = [gsum.pop(k, None) for k, _ in rg]
+            gout = [g if g is not None else torch.ones_like(t) for g, (_, t) in zip(gout, rg)]
+            sync()
+            t0 = now()
+            grads = torch.autograd.grad([t for _, t in rg], [vals[i] for i in leaf_i], gout, allow_unused=True)
+            sync()
+            if rep >= warmup:
+                bw_all[v].append(now() - t0)
+            pv = []
+            for i, gr in zip(leaf_i, grads):
+                if order[i] in params_of:
+                    pv.append((vals[i], gr))
+                elif gr is not None:
+                    k = order[i]
+                    gsum[k] = gr if k not in gsum else gsum[k] + gr
+            pgrads[v] = pv
+        if spec is None:
+            continue
+        for v in range(n):
+            if not pgrads[v]:
+                continue
+            if opts[v] is None:
+                ps = [p.detach().clone().requires_grad_(True) for p, _ in pgrads[v]]
+                opts[v] = (_optimizer(ps, spec), ps)
+            opt, ps = opts[v]
+            for p, (_, gr) in zip(ps, pgrads[v]):   # a fresh gradient, freed by zero_grad, as in training
+                p.grad = gr.clone() if gr is not None else torch.zeros_like(p)
+            sync()
+            t0 = now()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            sync()
+            if rep >= warmup:
+                op_all[v].append(now() - t0)
+    return fw_all, bw_all, pgrads, op_all
+
+
+def _optimizer_steps(pgrads: list[list[Any]], spec: tuple[str, dict[str, Any]], warmup: int, repeats: int,
+                     now: Any, sync: Any, statistic: str,
+                     in_pass: list[list[float]] | None = None) -> tuple[list[float], dict[str, Any]]:
+    """Seconds of the optimiser step (``step()`` + ``zero_grad(set_to_none=True)``, as the
+    runtime's step) on each vertex's trainable parameters (copies, with the real gradients), and
+    the fixed cost of one step call: ``call`` = the step on a one-element parameter;
+    ``optimizer_s`` of a vertex = its step - ``call`` (>= 0), so that a part's step is ``call`` +
+    the sum over its vertices. A vertex's step is the one timed inside the training passes
+    (``in_pass``, ``order="pass"``), else its steps back to back (hot caches: a step is
+    memory-bound, and back to back it reads parameters the cache kept, several times faster
+    than inside a training step). Checked against one step over all parameters at once
+    (``optimizer_sum_over_whole``)."""
+    import torch
+
+    from slopt.runtime.train import _optimizer
+
+    def timed(pairs: list[tuple[Any, Any]]) -> float:
+        ps = [p.detach().clone().requires_grad_(True) for p, _ in pairs]
+        opt = _optimizer(ps, spec)
+        ts = []
+        for i in range(int(warmup) + int(repeats)):
+            for p, (_, g) in zip(ps, pairs):
+                p.grad = g if g is not None else torch.zeros_like(p)
+            sync()
+            t0 = now()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            sync()
+            if i >= warmup:
+                ts.append(now() - t0)
+        return _stats(ts, statistic)[0]
+
+    dev = next((p.device for pv in pgrads for p, _ in pv), torch.device("cpu"))
+    one = torch.zeros(1, device=dev)
+    call = timed([(one, torch.ones_like(one))])
+    steps = [max((_stats(in_pass[v], statistic)[0] if in_pass is not None and in_pass[v] else timed(pv))
+                 - call, 0.0) if pv else 0.0 for v, pv in enumerate(pgrads)]
+    everything = [pair for pv in pgrads for pair in pv]
+    whole = timed(everything) if everything else 0.0
+    meta = {"optimizer": [spec[0], dict(spec[1])], "optimizer_call_s": call, "optimizer_whole_s": whole,
+            "optimizer_sum_over_whole": (call + sum(steps)) / whole if whole > 0 else float("nan")}
+    return steps, meta
 
 
 def _check_devices(module: Any, flat: list[Any], dev: Any) -> None:
@@ -250,7 +437,10 @@ def _whole_step(module: Any, args: tuple, kwargs: dict, warmup: int, repeats: in
 def with_times(graph: ModelGraph, times: pd.DataFrame, side: str = "both") -> ModelGraph:
     """The profile with measured per-sample time columns for ``side`` (device / server / both):
     ``{side}_time_s`` (forward + backward median), ``{side}_forward_time_s``,
-    ``{side}_backward_time_s``, ``{side}_time_spread_s``; provenance under ``measured``."""
+    ``{side}_backward_time_s``, ``{side}_time_spread_s``; when the optimiser step was timed,
+    ``{side}_optimizer_time_s`` — seconds per step of the vertex's parameters, **not** per sample
+    (an update does not grow with the batch), marginal over the fixed cost of a step call
+    ``provenance["measured"][side]["optimizer_call_s"]``; provenance under ``measured``."""
     if side not in SIDES:
         raise ValidationError(f"side = {side!r}; choose one of {SIDES}", "side")
     names = list(times["name"])
@@ -274,6 +464,10 @@ def with_times(graph: ModelGraph, times: pd.DataFrame, side: str = "both") -> Mo
         extra[f"{s}_forward_time_s"] = fwd
         extra[f"{s}_backward_time_s"] = bwd
         extra[f"{s}_time_spread_s"] = spread
+        if "optimizer_s" in times:
+            extra[f"{s}_optimizer_time_s"] = times["optimizer_s"].to_numpy(float)
+        else:
+            extra.pop(f"{s}_optimizer_time_s", None)
         measured[s] = meta
     prov["measured"] = measured
     return graph.replace(extra=extra, provenance=prov)

@@ -113,6 +113,11 @@ def register(app: Any, profile_app: Any) -> None:
                                              "Eq. 6 (the runtime's calibration, not part of Eq. 6): "
                                              "'calibrate' (measured on the link before the runs), seconds, "
                                              "or 0 (off)"),
+        optimizer_step: str = typer.Option("profile", help="optimiser step per side added to the compute "
+                                           "(the runtime's calibration, not part of Eq. 6): 'profile' "
+                                           "(measured with the per-layer times), seconds, or 0 (off)"),
+        wait: str = typer.Option("spin", help="how each side waits on the link: spin (poll; the core stays "
+                                 "busy, as on a dedicated device and server) or block (sleep on the socket)"),
         png: Optional[Path] = typer.Option(None, help="write the predicted/measured figure"),
         as_json: bool = typer.Option(False, "--json", help="print the table as JSON"),
     ) -> None:
@@ -154,9 +159,16 @@ def register(app: Any, profile_app: Any) -> None:
                 except ValueError:
                     raise ValidationError(f"--message-overhead {message_overhead!r}: 'calibrate' or a number of "
                                           f"seconds >= 0", "message_overhead") from None
+            step: Any = optimizer_step
+            if optimizer_step != "profile":
+                try:
+                    step = float(optimizer_step)
+                except ValueError:
+                    raise ValidationError(f"--optimizer-step {optimizer_step!r}: 'profile' or a number of "
+                                          f"seconds >= 0", "optimizer_step") from None
             res = validate_plan(m, x, g, D, rates=[(r, r * downlink_factor) for r in rates],
                                 iterations=iterations, warmup=warmup, latency_s=latency_s,
-                                message_overhead_s=overhead)
+                                message_overhead_s=overhead, optimizer_step=step, wait=wait)
         except SloptError as exc:
             _fail(exc)
             return

@@ -63,7 +63,7 @@ from slopt.runtime.link import check_rate, check_wait
 from slopt.runtime.partition import SplitModel, device_mask, split_model
 from slopt.runtime.train import LinkCalibration, RunResult, SplitSession, cross_entropy_loss
 
-__all__ = ["predict", "validate_plan", "ValidationResult", "plot_validation", "COMPONENTS",
+__all__ = ["predict", "optimizer_step_s", "validate_plan", "ValidationResult", "plot_validation", "COMPONENTS",
            "MESSAGES_PER_DIRECTION", "sft_payload_bytes"]
 
 COMPONENTS = ("device_compute", "server_compute", "upload", "download", "total", "parts_total")
@@ -101,10 +101,46 @@ def _overhead(value: Any, direction: str, payload_bytes: float) -> float:
     return v
 
 
+def optimizer_step_s(graph: ModelGraph, device_set: Any, value: Any = "profile") -> tuple[float, float]:
+    """The optimiser step per side (device, server), seconds per iteration — slopt's runtime
+    calibration, **not** a term of Eq. 6 (which has no optimiser step).
+
+    ``value``: ``"profile"`` — from the profile's measured ``{side}_optimizer_time_s`` columns
+    (:func:`slopt.profiles.measure.measure_times`: each vertex's step timed inside training
+    passes): the fixed cost of a step call ``provenance["measured"][side]["optimizer_call_s"]``
+    + the sum over the side's vertices, 0 for a side without trainable parameters or without the
+    columns; a number: that many seconds on each side that has vertices; 0: off."""
+    x = device_mask(graph, device_set)
+    if isinstance(value, str):
+        if value != "profile":
+            raise ValidationError(f"optimizer_step_s = {value!r}; 'profile', a number of seconds >= 0, or 0 "
+                                  f"(off)", "optimizer_step_s")
+        out = []
+        for side, members in (("device", x), ("server", ~x)):
+            col = graph.extra.get(f"{side}_optimizer_time_s")
+            meta = ((graph.provenance or {}).get("measured", {}).get(side) or {})
+            if col is None or not members.any():
+                out.append(0.0)
+                continue
+            has = np.asarray(graph.trainable_param_bytes if hasattr(graph, "trainable_param_bytes")
+                             else graph.param_bytes, float)[members] > 0
+            out.append(float(np.asarray(col, float)[members].sum())
+                       + (float(meta.get("optimizer_call_s", 0.0)) if has.any() else 0.0))
+        return out[0], out[1]
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if not (v >= 0) or math.isinf(v):
+        raise ValidationError(f"optimizer_step_s = {value!r}; 'profile', a number of seconds >= 0, or 0 (off)",
+                              "optimizer_step_s")
+    return (v if x.any() else 0.0), (v if (~x).any() else 0.0)
+
+
 def predict(graph: ModelGraph, device_set: Any, *, uplink_bps: float, downlink_bps: float, batch: float,
             latency_s: float = 0.0, message_overhead_s: Any = 0.0, compress: Mapping[str, Any] | None = None,
             cut_meta: Mapping[str, tuple[Sequence[int], str, bool]] | None = None,
-            **instance: Any) -> dict[str, float]:
+            optimizer_step: Any = 0.0, **instance: Any) -> dict[str, float]:
     """dag-split's prediction of one iteration (seconds per component), plus the runtime's terms.
 
     ``total`` = T(D) (Eq. 6) + per direction (``latency_s`` + messages x hand-off), with one
@@ -115,6 +151,11 @@ def predict(graph: ModelGraph, device_set: Any, *, uplink_bps: float, downlink_b
     and download components, and ``eq6_total`` / ``eq6_upload`` / ``eq6_download`` keep Eq. 6 (+
     latency) alone.
 
+    ``optimizer_step`` (:func:`optimizer_step_s`: ``"profile"``, seconds, or 0 = off): the
+    optimiser step per side, added to the device and server compute and to the total — also the
+    runtime's calibration, not Eq. 6 (``eq6_device_compute`` / ``eq6_server_compute`` keep Eq. 6's
+    Σ τ; ``device_optimizer_step_s`` / ``server_optimizer_step_s`` the terms).
+
     ``compress={"theta": .., "q": ..}`` (the SFT compressor on the uploaded activations, as in
     :meth:`~slopt.runtime.train.SplitSession.run`) replaces the bytes of every floating cut tensor
     by :func:`sft_payload_bytes`; needs ``cut_meta`` (the split's shapes, dtypes at the example
@@ -124,6 +165,7 @@ def predict(graph: ModelGraph, device_set: Any, *, uplink_bps: float, downlink_b
     from slopt.models.dag_split import evaluate, make_instance
 
     x = device_mask(graph, device_set)
+    s_dev, s_srv = optimizer_step_s(graph, x, optimizer_step)
     inst = make_instance(graph, uplink_bps=uplink_bps, downlink_bps=downlink_bps, batch=batch, **instance)
     ev = evaluate(inst, x, check=False)
     up_s, dn_s = float(ev["upload_s"]), float(ev["download_s"])
@@ -144,11 +186,15 @@ def predict(graph: ModelGraph, device_set: Any, *, uplink_bps: float, downlink_b
     o_up = _overhead(message_overhead_s, "upload", up_bytes) * MESSAGES_PER_DIRECTION
     o_dn = _overhead(message_overhead_s, "download", dn_bytes) * MESSAGES_PER_DIRECTION
     eq6 = float(ev["delay_s"]) + up_s - float(ev["upload_s"])      # Eq. 6 with the compressed upload
-    total = eq6 + 2 * lat + o_up + o_dn
-    return {"device_compute": ev["device_compute_s"], "server_compute": ev["server_compute_s"],
+    total = eq6 + 2 * lat + o_up + o_dn + s_dev + s_srv
+    return {"device_compute": float(ev["device_compute_s"]) + s_dev,
+            "server_compute": float(ev["server_compute_s"]) + s_srv,
             "upload": up_s + o_up, "download": dn_s + o_dn, "total": total, "parts_total": total,
+            "eq6_device_compute": float(ev["device_compute_s"]), "eq6_server_compute": float(ev["server_compute_s"]),
             "eq6_upload": up_s, "eq6_download": dn_s, "eq6_total": eq6 + 2 * lat,
+            "eq6_handoff_total": eq6 + 2 * lat + o_up + o_dn,
             "upload_overhead_s": o_up, "download_overhead_s": o_dn,
+            "device_optimizer_step_s": s_dev, "server_optimizer_step_s": s_srv,
             "upload_bytes": up_bytes, "download_bytes": dn_bytes}
 
 
@@ -185,7 +231,7 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
                   compress: Mapping[str, Any] | None = None, split: SplitModel | None = None,
                   statistic: str = "median", compute_clock: str | None = None,
                   message_overhead_s: Any = "calibrate", calibration_repeats: int = 7,
-                  wait: str = "spin", **instance: Any) -> ValidationResult:
+                  wait: str = "spin", optimizer_step: Any = "profile", **instance: Any) -> ValidationResult:
     """Predicted versus measured delay of a dag-split plan, per component, over a sweep of rates.
 
     Parameters
@@ -212,6 +258,9 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
     wait : how each side waits on the link (:class:`~slopt.runtime.train.SplitSession`):
         ``"spin"`` (default: polled, the waiting side keeps its core busy as a dedicated device
         and server would) or ``"block"`` (sleeps; on a shared VM the idle vCPU comes back cold)
+    optimizer_step : the optimiser step per side added to the compute components (the runtime's
+        calibration, not Eq. 6; :func:`optimizer_step_s`): ``"profile"`` (default: measured in the
+        profile, 0 when it has no ``*_optimizer_time_s`` columns), seconds, or 0 (off)
     instance : other :func:`~slopt.models.dag_split.make_instance` keywords (``device_flops``...)
 
     Raises
@@ -221,6 +270,7 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
     import torch
 
     check_wait(wait)
+    optimizer_step_s(graph, np.ones(graph.n, bool), optimizer_step)      # a bad value fails before any run
     pairs = [(r, r) if not isinstance(r, (tuple, list)) else tuple(r) for r in rates]
     if not pairs:
         raise ValidationError("rates is empty", "rates")
@@ -269,9 +319,13 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
             key["parts_total"] = "parts_total"
             pred = predict(graph, sm.mask, uplink_bps=up, downlink_bps=dn, batch=b, latency_s=latency_s,
                            message_overhead_s=overhead, compress=compress, cut_meta=_meta_at(sm, b),
-                           **instance)
-            eq6 = {**pred, "upload": pred["eq6_upload"], "download": pred["eq6_download"],
-                   "total": pred["eq6_total"], "parts_total": pred["eq6_total"]}
+                           optimizer_step=optimizer_step, **instance)
+            eq6 = {**pred, "device_compute": pred["eq6_device_compute"],
+                   "server_compute": pred["eq6_server_compute"], "upload": pred["eq6_upload"],
+                   "download": pred["eq6_download"], "total": pred["eq6_total"], "parts_total": pred["eq6_total"]}
+            term = {"device_compute": pred["device_optimizer_step_s"], "server_compute": pred["server_optimizer_step_s"],
+                    "upload": pred["upload_overhead_s"], "download": pred["download_overhead_s"]}
+            term["total"] = term["parts_total"] = sum(term.values())
             nbytes = {"upload": (pred["upload_bytes"], m["upload_payload_bytes"]),
                       "download": (pred["download_bytes"], m["download_payload_bytes"])}
             for c in COMPONENTS:
@@ -283,6 +337,7 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
                              "measured_min_s": lo[key[c]],
                              "error_min": (lo[key[c]] - p) / p if p > 0 else float("nan"),
                              "predicted_eq6_s": p0, "error_eq6": (q - p0) / p0 if p0 > 0 else float("nan"),
+                             "calibration_s": term[c],
                              "predicted_bytes": pb, "measured_bytes": mb})
     cut = runs[0].cut_layers if runs else []
     return ValidationResult(pd.DataFrame(rows), runs, cut, "device_time_s" in graph.extra, cal,
