@@ -189,3 +189,49 @@ def test_tied_parameter_cannot_be_split():
     with pytest.raises(ValidationError, match="cannot be split at these tensors.*emb.weight"):
         split_model(m, ids, g, [g.names[0]])
     assert split_model(m, ids, g, g.names).server is None      # one side: fine
+
+
+@pytest.mark.parametrize("wait", ["spin", "block"])
+def test_link_wait_modes_bytes_and_rate(wait):
+    """Both ways of waiting deliver the tensor intact and enforce the rate (>= 8 N / R)."""
+    a, b = socket.socketpair()
+    got = {}
+
+    def rx():
+        got["msg"] = Link(b, wait=wait).recv()
+
+    th = threading.Thread(target=rx)
+    th.start()
+    t = torch.arange(50_000, dtype=torch.float32)
+    rate = 8e6
+    sent = Link(a, rate_bps=rate, wait=wait).send("x", {"t": t})
+    th.join(10)
+    msg = got["msg"]
+    assert torch.equal(msg.tensors["t"], t)
+    assert msg.t_received - sent["t_start"] >= 8 * sent["wire_bytes"] / rate
+    a.close()
+    b.close()
+
+
+def test_cnn_block_wait_matches_unsplit_step():
+    torch.manual_seed(0)
+    m = SmallCNN(width=8, blocks=1).train()
+    x = torch.randn(2, 3, 8, 8)
+    g = from_torch(m, x)
+    D = [g.names[i] for i in _ancestors(g, [g.names[2]])]
+    sm = split_model(m, x, g, D)
+    res = run_split_training(sm, [x], 1, uplink_bps=5e7, downlink_bps=1e8, warmup=0, grads=True,
+                             memory=False, wait="block")
+    ref_loss, ref_grads = reference_step(m, synthetic_inputs([x], 0, 0))
+    _assert_same_step(res, ref_loss, ref_grads)
+
+
+def test_bad_wait_is_a_validation_error():
+    a, b = socket.socketpair()
+    with pytest.raises(ValidationError, match="wait") as e:
+        Link(a, wait="nap")
+    assert e.value.args and "nap" in str(e.value)
+    with pytest.raises(ValidationError, match="wait"):
+        TokenBucket(1e6, wait="sometimes")
+    a.close()
+    b.close()

@@ -525,7 +525,10 @@ class SplitSession:
             burst_bytes: float = 0.0, warmup: int = 1, memory: bool = True, grads: bool = False,
             compress: Mapping[str, Any] | None = None) -> RunResult:
         """Train ``warmup + iterations`` iterations at the given rates (bit/s) and latency (s);
-        ``memory`` adds one iteration measured for peak memory (not in the records); ``grads``
+        ``memory`` adds one iteration measured for peak memory (not in the records; the tracked
+        iteration leaves the process slower for the iterations after it — measured +20-50 % on
+        ResNet-18's server part — so time later runs of the session with ``memory=False``,
+        as :func:`~slopt.runtime.validate.validate_plan` does); ``grads``
         keeps the first iteration's gradients; ``compress={"theta": .., "q": ..}`` puts the SFT
         compressor on the uploaded activations."""
         r_up = check_rate("uplink_bps", uplink_bps)

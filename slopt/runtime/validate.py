@@ -242,6 +242,8 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
     device_set : D (names, indices, mask or a dag-split ``Plan``); any ancestor-closed set
     rates : ``(uplink_bps, downlink_bps)`` pairs, or single rates used for both directions
     iterations, warmup : timed iterations per rate pair after ``warmup`` untimed ones
+    memory : also measure the peak memory per side, in one extra iteration after all the timed
+        runs (it slows the iterations that follow it), stored in every run's ``memory``
     latency_s : one-way latency added on the link (and to the predicted total)
     statistic : per-component statistic over the iterations (``median``; ``min`` = best of K,
         least disturbed by other processes; both are in ``table`` as ``measured_s`` and
@@ -304,7 +306,7 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
         else:
             overhead = message_overhead_s
         for up, dn in pairs:
-            res = s.run(iterations, up, dn, latency_s=latency_s, warmup=warmup, memory=memory,
+            res = s.run(iterations, up, dn, latency_s=latency_s, warmup=warmup, memory=False,
                         compress=compress)
             runs.append(res)
             m = res.summary(statistic)
@@ -339,6 +341,13 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
                              "predicted_eq6_s": p0, "error_eq6": (q - p0) / p0 if p0 > 0 else float("nan"),
                              "calibration_s": term[c],
                              "predicted_bytes": pb, "measured_bytes": mb})
+        if memory and runs:
+            # peak memory once, after every timed run: the tracked iteration leaves the process
+            # slower for the iterations after it (ResNet-18's server part measured +20-50 % for
+            # several runs), so it must not precede timed iterations; it does not depend on the rate
+            peak = s.run(1, *pairs[-1], latency_s=latency_s, warmup=0, memory=True, compress=compress).memory
+            for r in runs:
+                r.memory = {k: dict(v) for k, v in peak.items()}
     cut = runs[0].cut_layers if runs else []
     return ValidationResult(pd.DataFrame(rows), runs, cut, "device_time_s" in graph.extra, cal,
                             overhead if not isinstance(overhead, LinkCalibration) else "calibrated")
