@@ -52,6 +52,20 @@ CASES = {
 RATES = [(10e6, 20e6), (100e6, 200e6), (1e9, 2e9)]
 
 
+def _averaged(g1, g2):
+    """The profile whose per-layer time columns are the mean of two measurements of one model."""
+    cols = {k: 0.5 * (np.asarray(g1.extra[k], float) + np.asarray(g2.extra[k], float))
+            for k in g1.extra if k.endswith("time_s") and k in g2.extra}
+    return g1.replace(extra={**g1.extra, **cols})
+
+
+def _side_sums(g, D, batch):
+    mask = np.zeros(g.n, bool)
+    mask[D] = True
+    t = np.asarray(g.extra["device_time_s"], float) * batch
+    return 1e3 * t[mask].sum(), 1e3 * t[~mask].sum()
+
+
 def _load() -> float:
     import os
 
@@ -69,6 +83,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--iterations", type=int, default=None)
+    ap.add_argument("--repeats", type=int, default=15,
+                    help="training passes timed per vertex in the profile (after 2 warm-ups)")
     ap.add_argument("--figure", default=None, help="write the predicted/measured figure here")
     ap.add_argument("--statistic", default="median", choices=["median", "min"],
                     help="per-layer repeats and run iterations: median, or best (min) of both")
@@ -81,26 +97,48 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     ap.add_argument("--optimizer-step", default="profile",
                     help="optimiser step per side: profile (measured with the per-layer times; default), "
                          "seconds, or 0")
+    ap.add_argument("--schedule", default="interleaved", choices=["interleaved", "blocked"],
+                    help="iterations: one per rate pair in turn (default) or each pair's in one block")
+    ap.add_argument("--no-reprofile", dest="reprofile", action="store_false",
+                    help="skip measuring the per-layer times again after the runs (the drift check and the "
+                         "before/after prediction)")
+    ap.add_argument("--allocator", default="retain", choices=["retain", "system"],
+                    help="C heap in the profiler and both sides: retain freed memory (default) or system")
     a = ap.parse_args(argv)
-    if a.optimizer_step != "profile":
-        a.optimizer_step = float(a.optimizer_step)
-    if a.message_overhead != "calibrate":
-        a.message_overhead = float(a.message_overhead)
     from slopt.runtime import plot_validation, validate_plan
     from slopt.runtime.models import profile
+    from slopt.runtime.validate import keyword_or_seconds
+
+    a.optimizer_step = keyword_or_seconds(a.optimizer_step, "profile", "optimizer_step", "--optimizer-step")
+    a.message_overhead = keyword_or_seconds(a.message_overhead, "calibrate", "message_overhead_s",
+                                            "--message-overhead")
 
     cases = CASES["quick" if a.quick else "full"]
-    iters = a.iterations or (3 if a.quick else 4)
-    rows, results = [], []
+    iters = a.iterations or (3 if a.quick else 8)
+    rows, results, drift = [], [], []
     t_all = time.perf_counter()
     for spec, anchor, label in cases:
         t0 = time.perf_counter()
-        g, m, x = profile(spec, measure=True, repeats=5, warmup=2, statistic=a.statistic, order=a.order)
+        g, m, x = profile(spec, measure=True, repeats=a.repeats, warmup=2, statistic=a.statistic, order=a.order,
+                          allocator=a.allocator)
         t_prof = time.perf_counter() - t0
         names = [n for n in g.names if n == anchor or n.startswith(anchor + ".")]
         D = _ancestors(g, names[-1:])
         res = validate_plan(m, x, g, D, rates=RATES, iterations=iters, warmup=1, statistic=a.statistic,
-                            message_overhead_s=a.message_overhead, wait=a.wait, optimizer_step=a.optimizer_step)
+                            message_overhead_s=a.message_overhead, wait=a.wait, optimizer_step=a.optimizer_step,
+                            allocator=a.allocator, schedule=a.schedule)
+        if a.reprofile:
+            from slopt.profiles.measure import measure
+
+            g_after = measure(g, m, x, side="both", repeats=a.repeats, warmup=2, statistic=a.statistic,
+                              order=a.order, allocator=a.allocator)
+            b = spec["batch"]
+            (d1, s1), (d2, s2) = _side_sums(g, D, b), _side_sums(g_after, D, b)
+            print(f"\n## {label}: per-layer sums measured before the runs: device {d1:.2f} ms, server {s1:.2f} ms; "
+                  f"again after them: device {d2:.2f} ms ({d2 / d1 - 1:+.1%}), server {s2:.2f} ms ({s2 / s1 - 1:+.1%})")
+            both = res.repredict(_averaged(g, g_after))
+            for _, r in both.table.iterrows():
+                drift.append({"model": label, **r.to_dict()})
         results.append((label, res))
         ratio = g.provenance["measured"]["device"].get("vertex_sum_over_whole")
         print(f"\n## {label}: {g.n} vertices, |D| = {len(D)}, cut tensors {res.cut_layers}; "
@@ -146,6 +184,16 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     print(f"Eq. 6 alone: {int(tot.eq6_within_15pct.sum())}/{len(tot)} within 15 % (median |error| "
           f"{tot.error_eq6.abs().median():.3f}); with the calibration terms: {int(tot.within_15pct.sum())}/{len(tot)} "
           f"(median |error| {tot.error.abs().median():.3f})")
+    if drift:
+        dr = pd.DataFrame(drift)
+        dt = dr[dr.component == "total"].copy()
+        dt["within_15pct"] = dt.error.abs() <= 0.15
+        print("\n## totals predicted from the mean of the per-layer times measured before and after the runs (the "
+              "machine's drift between profile and run averaged out), with the calibration terms")
+        print(dt[["model", "uplink_bps", "predicted_s", "measured_s", "error", "within_15pct"]].to_string(
+            index=False, float_format=lambda v: f"{v:.4g}"))
+        print(f"before+after profile: {int(dt.within_15pct.sum())}/{len(dt)} totals within 15 % (median |error| "
+              f"{dt.error.abs().median():.3f})")
     print("\n## totals: predicted vs measured (median and best of the iterations); target |error| <= 15 %")
     print(tot[["model", "uplink_bps", "downlink_bps", "predicted_s", "measured_s", "error", "measured_min_s",
                "error_min", "within_15pct", "min_within_15pct"]].to_string(
@@ -155,7 +203,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
           f"|error| {tot.error_min.abs().median():.3f}); benchmark {time.perf_counter() - t_all:.0f} s; "
           f"machine shared with other jobs (1-min load average {load_start:.2f} at the start, {_load():.2f} at the "
           f"end — a spinning link adds up to 2 runnable processes itself — on {_cpus()} cores); wait={a.wait}, "
-          f"order={a.order}, optimizer_step={a.optimizer_step}")
+          f"order={a.order}, optimizer_step={a.optimizer_step}, "
+          f"allocator={a.allocator}, schedule={a.schedule}, {a.repeats} profile repeats, {iters} iterations")
     if a.figure:
         import matplotlib
 

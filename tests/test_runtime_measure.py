@@ -107,6 +107,30 @@ def test_peak_memory_closed_form():
     assert p.grad is not None and pk.allocated_bytes >= 2 * 400_000
 
 
+def test_pass_and_vertex_orders_time_the_same_vertices(small):
+    """order="pass" (inside training passes, real upstream gradients) and order="vertex" (each
+    vertex back to back, gradients of ones) time the same work: the same vertices, a backward
+    exactly where there is a gradient to compute, totals of one magnitude; the whole-step check
+    and the allocator are recorded."""
+    m, x, g = small
+    tp = measure_times(m, x, graph=g, order="pass", repeats=3, warmup=1)
+    tv = measure_times(m, x, graph=g, order="vertex", repeats=3, warmup=1)
+    assert list(tp.name) == list(tv.name) == list(g.names)
+    assert tp.attrs["order"] == "pass" and tv.attrs["order"] == "vertex"
+    assert ((tp.backward_s > 0) == (tv.backward_s > 0)).all()
+    assert (tp.forward_s > 0).all() and (tv.forward_s > 0).all()
+    with_params = np.asarray(g.param_bytes) > 0
+    assert (tp.backward_s[with_params] > 0).all()          # every weight has a gradient to compute
+    ratio = (tp.forward_s + tp.backward_s).sum() / (tv.forward_s + tv.backward_s).sum()
+    assert 1 / 3 < ratio < 3, ratio
+    for t in (tp, tv):
+        assert t.attrs["whole_step_s"] > 0 and t.attrs["allocator"] == "retain" and t.attrs["allocator_applied"]
+    with pytest.raises(ValidationError, match="order = 'random'"):
+        measure_times(m, x, graph=g, order="random")
+    with pytest.raises(ValidationError, match="allocator = 'tcmalloc'"):
+        measure_times(m, x, graph=g, allocator="tcmalloc")
+
+
 def test_validate_plan_table(small):
     m, x, g0 = small
     g = from_torch(m, x, measure=True, measure_options={"repeats": 2, "warmup": 1})

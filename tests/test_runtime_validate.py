@@ -16,7 +16,7 @@ from slopt.models.dag_split import evaluate, make_instance  # noqa: E402
 from slopt.profiles.torch_loader import from_torch  # noqa: E402
 from slopt.runtime import SplitSession, predict, split_model, validate_plan  # noqa: E402
 from slopt.runtime.models import SmallCNN  # noqa: E402
-from slopt.runtime.validate import MESSAGES_PER_DIRECTION, sft_payload_bytes  # noqa: E402
+from slopt.runtime.validate import MESSAGES_PER_DIRECTION, keyword_or_seconds, sft_payload_bytes  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -48,6 +48,24 @@ def test_predict_adds_the_hand_off_per_message_and_direction(cnn):
     for bad in (-1.0, math.nan, math.inf, "soon"):
         with pytest.raises(ValidationError, match="message_overhead_s"):
             predict(g, D, uplink_bps=1e7, downlink_bps=2e7, batch=4, message_overhead_s=bad)
+
+
+def test_keyword_or_seconds_is_the_one_parser_of_both_terms(cnn):
+    """One parser for "a keyword or seconds >= 0": Python values, command-line strings, errors
+    that name the field (and the option) and the value."""
+    assert keyword_or_seconds("calibrate", "calibrate", "message_overhead_s") == "calibrate"
+    assert keyword_or_seconds(" profile", "profile", "optimizer_step") == "profile"
+    assert keyword_or_seconds("0.001", "calibrate", "message_overhead_s") == 0.001
+    assert keyword_or_seconds(0, "profile", "optimizer_step") == 0.0
+    for bad in ("-1", -1e-9, math.nan, "inf", "lots", None, True, "profile"):
+        with pytest.raises(ValidationError, match=r"message_overhead_s \(--message-overhead\) = ") as e:
+            keyword_or_seconds(bad, "calibrate", "message_overhead_s", "--message-overhead")
+        assert e.value.field == "message_overhead_s" and repr(bad) in str(e.value)
+    _, _, g, D = cnn
+    with pytest.raises(ValidationError, match="optimizer_step = 'some'"):
+        validate_plan(None, None, g, D, optimizer_step="some")          # before any model work
+    with pytest.raises(ValidationError, match="needs a session's calibration"):
+        predict(g, D, uplink_bps=1e7, downlink_bps=2e7, batch=4, message_overhead_s="calibrate")
 
 
 def test_calibration_sends_the_plans_own_messages(cnn):
@@ -92,6 +110,54 @@ def test_validate_plan_with_and_without_the_hand_off(cnn):
     assert off.calibration is None
     with pytest.raises(ValidationError, match="message_overhead_s"):
         validate_plan(m, x, g, D, rates=[5e7], message_overhead_s="guess")
+
+
+def test_interleaved_schedule_and_repredict(cnn):
+    """schedule="interleaved": every rate pair gets its own `iterations` records (renumbered, no
+    warm-up left), one iteration per pair in turn, the link really at that pair's rate; the run
+    calls alternate between the pairs. repredict: the same runs against another profile change
+    the predictions only."""
+    m, x, g, D = cnn
+    calls = []
+    orig = SplitSession.run
+
+    def spy(self, iterations, up, dn, **kw):
+        calls.append((iterations, up))
+        return orig(self, iterations, up, dn, **kw)
+
+    SplitSession.run = spy
+    try:
+        res = validate_plan(m, x, g, D, rates=[(2e7, 4e7), (3e7, 6e7)], iterations=3, warmup=1, memory=False,
+                            message_overhead_s=0)
+    finally:
+        SplitSession.run = orig
+    assert calls == [(1, 2e7), (1, 3e7)] + [(1, 2e7), (1, 3e7)] * 3      # warm-ups, then rounds in turn
+    for run, up in zip(res.runs, (2e7, 3e7)):
+        assert [r.iteration for r in run.records] == [0, 1, 2] and run.warmup == 0
+        assert {r.uplink_bps for r in run.records} == {up} and {r.downlink_bps for r in run.records} == {2 * up}
+        assert all(r.upload_s >= 8 * r.upload_wire_bytes / up for r in run.records)     # paced at its rate
+    blocked = validate_plan(m, x, g, D, rates=[2e7], iterations=2, warmup=1, memory=False, message_overhead_s=0,
+                            schedule="blocked")
+    assert [r.iteration for r in blocked.runs[0].records] == [0, 1, 2] and blocked.runs[0].warmup == 1
+    with pytest.raises(ValidationError, match="schedule = 'random'"):
+        validate_plan(m, x, g, D, rates=[2e7], schedule="random")
+    # repredict: the same profile gives the same table; doubled per-layer times double Eq. 6's compute
+    same = res.repredict(g)
+    pd_testing = pytest.importorskip("pandas").testing
+    pd_testing.assert_frame_equal(same.table, res.table)
+    g2 = g.replace(extra={**g.extra, "device_time_s": 2 * np.asarray(g.extra.get("device_time_s", np.ones(g.n))),
+                          "server_time_s": 2 * np.asarray(g.extra.get("server_time_s", np.ones(g.n)))})
+    twice = res.repredict(g2).table.set_index(["uplink_bps", "component"])
+    once = res.repredict(g.replace(extra={**g.extra, "device_time_s": g2.extra["device_time_s"] / 2,
+                                          "server_time_s": g2.extra["server_time_s"] / 2})).table.set_index(
+                                              ["uplink_bps", "component"])
+    for c in ("device_compute", "server_compute"):
+        np.testing.assert_allclose(twice.xs(c, level=1).predicted_eq6_s, 2 * once.xs(c, level=1).predicted_eq6_s)
+    np.testing.assert_array_equal(twice.measured_s, once.measured_s)
+    np.testing.assert_array_equal(twice.xs("upload", level=1).predicted_s, once.xs("upload", level=1).predicted_s)
+    other = from_torch(SmallCNN(width=8, blocks=2).train(), x)
+    with pytest.raises(ValidationError, match="not the profile these runs were split with"):
+        res.repredict(other)
 
 
 @pytest.mark.parametrize("theta,q", [(0.1, 4), (0.05, 8), (0.9, 4)])

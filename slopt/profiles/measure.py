@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from slopt.allocator import check_allocator, set_allocator
 from slopt.errors import ValidationError
 from slopt.profiles.graph import ModelGraph
 
@@ -62,8 +63,8 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
                   granularity: str | int | Callable[[str], str] = "module", warmup: int = 2,
                   repeats: int = 5, threads: int | None = 1, whole_model: bool = True,
                   traced: Any = None, statistic: str = "median", clock: str | None = None,
-                  order: str = "pass", optimizer: tuple[str, dict[str, Any]] | None = ("sgd", {"lr": 1e-3})
-                  ) -> pd.DataFrame:
+                  order: str = "pass", optimizer: tuple[str, dict[str, Any]] | None = ("sgd", {"lr": 1e-3}),
+                  allocator: str = "retain") -> pd.DataFrame:
     """Time every vertex's forward and backward (seconds per batch of ``example_inputs``).
 
     Parameters
@@ -91,6 +92,10 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
         cost, ``attrs["optimizer_call_s"]`` the fixed cost of one step call; a part's step is
         ``optimizer_call_s`` + the sum of its vertices' ``optimizer_s`` (checked against a step
         over all parameters: ``attrs["optimizer_sum_over_whole"]``)
+    allocator : ``"retain"`` (default; :func:`slopt.allocator.set_allocator`: the C heap keeps freed
+        memory, as in the split-training runtime's processes, so a step does not page-fault its
+        buffers in again; process-wide from here on) or ``"system"`` (leave it); recorded in
+        ``attrs["allocator"]``
 
     Returns a DataFrame with one row per vertex: ``name``, ``forward_s``, ``backward_s``,
     ``forward_spread_s``, ``backward_spread_s`` (and ``optimizer_s``); ``attrs`` holds the batch,
@@ -108,6 +113,7 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
     if int(repeats) < 1 or int(warmup) < 0:
         raise ValidationError(f"repeats = {repeats!r}, warmup = {warmup!r}; need repeats >= 1, warmup >= 0",
                               "repeats")
+    alloc = set_allocator(check_allocator(allocator))
     args = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     kwargs = dict(example_kwargs or {})
     flat = [t for t in torch.utils._pytree.tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
@@ -184,7 +190,8 @@ def measure_times(module: Any, example_inputs: Any, example_kwargs: Mapping[str,
     df.attrs.update(batch=batch, warmup=int(warmup), repeats=int(repeats), statistic=statistic, clock=clock,
                     threads=int(threads or prev_threads), device=str(dev), host=platform.node(),
                     processor=platform.processor() or platform.machine(),
-                    torch=torch.__version__, whole_step_s=whole, order=order, **opt_meta)
+                    torch=torch.__version__, whole_step_s=whole, order=order, allocator=allocator,
+                    allocator_applied=bool(alloc.get("applied") or alloc.get("retained_before")), **opt_meta)
     return df
 
 
@@ -329,16 +336,26 @@ def _pass_loops(parts: list[Any], env0: dict[str, Any], params_of: set[str], war
                 ps = [p.detach().clone().requires_grad_(True) for p, _ in pgrads[v]]
                 opts[v] = (_optimizer(ps, spec), ps)
             opt, ps = opts[v]
-            for p, (_, gr) in zip(ps, pgrads[v]):   # a fresh gradient, freed by zero_grad, as in training
-                p.grad = gr.clone() if gr is not None else torch.zeros_like(p)
-            sync()
-            t0 = now()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            sync()
+            # a fresh gradient, freed by zero_grad, as in training
+            t = _timed_step(opt, ps, [gr.clone() if gr is not None else None for _, gr in pgrads[v]], now, sync)
             if rep >= warmup:
-                op_all[v].append(now() - t0)
+                op_all[v].append(t)
     return fw_all, bw_all, pgrads, op_all
+
+
+def _timed_step(opt: Any, params: list[Any], grads: list[Any], now: Any, sync: Any) -> float:
+    """Seconds of one optimiser step as the runtime takes it (``step()`` + ``zero_grad(set_to_none=True)``)
+    after setting each parameter's gradient (zeros where ``None``)."""
+    import torch
+
+    for p, g in zip(params, grads):
+        p.grad = g if g is not None else torch.zeros_like(p)
+    sync()
+    t0 = now()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    sync()
+    return now() - t0
 
 
 def _optimizer_steps(pgrads: list[list[Any]], spec: tuple[str, dict[str, Any]], warmup: int, repeats: int,
@@ -360,18 +377,8 @@ def _optimizer_steps(pgrads: list[list[Any]], spec: tuple[str, dict[str, Any]], 
     def timed(pairs: list[tuple[Any, Any]]) -> float:
         ps = [p.detach().clone().requires_grad_(True) for p, _ in pairs]
         opt = _optimizer(ps, spec)
-        ts = []
-        for i in range(int(warmup) + int(repeats)):
-            for p, (_, g) in zip(ps, pairs):
-                p.grad = g if g is not None else torch.zeros_like(p)
-            sync()
-            t0 = now()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            sync()
-            if i >= warmup:
-                ts.append(now() - t0)
-        return _stats(ts, statistic)[0]
+        ts = [_timed_step(opt, ps, [g for _, g in pairs], now, sync) for _ in range(int(warmup) + int(repeats))]
+        return _stats(ts[int(warmup):], statistic)[0]
 
     dev = next((p.device for pv in pgrads for p, _ in pv), torch.device("cpu"))
     one = torch.zeros(1, device=dev)

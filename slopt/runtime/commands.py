@@ -118,6 +118,8 @@ def register(app: Any, profile_app: Any) -> None:
                                            "(measured with the per-layer times), seconds, or 0 (off)"),
         wait: str = typer.Option("spin", help="how each side waits on the link: spin (poll; the core stays "
                                  "busy, as on a dedicated device and server) or block (sleep on the socket)"),
+        allocator: str = typer.Option("retain", help="C heap in both processes: retain (keeps freed memory, "
+                                      "as the profiler measures) or system"),
         png: Optional[Path] = typer.Option(None, help="write the predicted/measured figure"),
         as_json: bool = typer.Option(False, "--json", help="print the table as JSON"),
     ) -> None:
@@ -131,7 +133,7 @@ def register(app: Any, profile_app: Any) -> None:
             from slopt.models.dag_split import METHODS, make_instance
             from slopt.profiles import read
             from slopt.runtime.models import build
-            from slopt.runtime.validate import plot_validation, validate_plan
+            from slopt.runtime.validate import keyword_or_seconds, plot_validation, validate_plan
 
             g = read(profile)
             spec, _ = _spec(profile, None, None, None, None)
@@ -152,23 +154,12 @@ def register(app: Any, profile_app: Any) -> None:
                     raise ValidationError(f"method {method!r}: choose one of {', '.join(METHODS)}", "method")
                 inst = make_instance(g, batch=b, uplink_bps=rates[0], downlink_bps=rates[0] * downlink_factor)
                 D = METHODS[method](inst).decision["device_layers"]
-            overhead: Any = message_overhead
-            if message_overhead != "calibrate":
-                try:
-                    overhead = float(message_overhead)
-                except ValueError:
-                    raise ValidationError(f"--message-overhead {message_overhead!r}: 'calibrate' or a number of "
-                                          f"seconds >= 0", "message_overhead") from None
-            step: Any = optimizer_step
-            if optimizer_step != "profile":
-                try:
-                    step = float(optimizer_step)
-                except ValueError:
-                    raise ValidationError(f"--optimizer-step {optimizer_step!r}: 'profile' or a number of "
-                                          f"seconds >= 0", "optimizer_step") from None
+            overhead = keyword_or_seconds(message_overhead, "calibrate", "message_overhead_s", "--message-overhead")
+            step = keyword_or_seconds(optimizer_step, "profile", "optimizer_step", "--optimizer-step")
             res = validate_plan(m, x, g, D, rates=[(r, r * downlink_factor) for r in rates],
                                 iterations=iterations, warmup=warmup, latency_s=latency_s,
-                                message_overhead_s=overhead, optimizer_step=step, wait=wait)
+                                message_overhead_s=overhead, optimizer_step=step, wait=wait,
+                                allocator=allocator)
         except SloptError as exc:
             _fail(exc)
             return

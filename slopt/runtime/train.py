@@ -45,6 +45,7 @@ import pandas as pd
 import torch
 
 from slopt.errors import SloptError, ValidationError
+from slopt.allocator import check_allocator, set_allocator
 from slopt.runtime.link import Link, check_rate, check_wait
 from slopt.runtime.memory import measure_peak_memory, rss_peak_bytes
 from slopt.runtime.partition import Part, SplitModel
@@ -284,6 +285,7 @@ class LinkCalibration:
 def _server_main(port: int, blob: bytes) -> None:  # pragma: no cover - runs in the child process
     cfg = pickle.loads(blob)
     torch.set_num_threads(cfg["threads"])
+    set_allocator(cfg.get("allocator", "retain"))
     part: Part = cfg["part"]
     loss_fn = cfg["loss_fn"]
     opt = _optimizer([p for p in part.parameters() if p.requires_grad], cfg["optimizer"])
@@ -375,14 +377,19 @@ class SplitSession:
     wait : how each side waits on the link (:mod:`slopt.runtime.link`): ``"spin"`` (default; the
         socket is polled and the token bucket's waits are spun, so a waiting side keeps its core
         busy, like a dedicated device and server) or ``"block"`` (sleep on the socket)
+    allocator : ``"retain"`` (default) or ``"system"``, :func:`slopt.allocator.set_allocator` in
+        the server process and in this one (process-wide from here on): with ``"retain"`` the C heap
+        keeps the memory a step frees, so the next step does not page-fault its buffers in again
+        (the per-layer profiler measures in the same state, its default too)
     """
 
     def __init__(self, split: SplitModel, example_inputs: Sequence[Any], *, batch: int | None = None,
                  loss_fn: Callable[..., Any] = cross_entropy_loss,
                  optimizer: tuple[str, dict[str, Any]] = ("sgd", {"lr": 1e-3}), threads: int = 1,
                  seed: int = 0, int_high: int = 16, start_timeout_s: float = 120.0,
-                 wait: str = "spin") -> None:
+                 wait: str = "spin", allocator: str = "retain") -> None:
         self.wait = check_wait(wait)
+        self.allocator = set_allocator(check_allocator(allocator))["allocator"]
         self.split = split
         self.example = [t for t in torch.utils._pytree.tree_leaves(list(example_inputs))]
         if len(self.example) != len(split.user_inputs):
@@ -407,7 +414,7 @@ class SplitSession:
             lst = socket.create_server(("127.0.0.1", 0))
             lst.settimeout(start_timeout_s)
             blob = pickle.dumps({"part": split.server, "loss_fn": loss_fn, "optimizer": optimizer,
-                                 "threads": self.threads, "wait": self.wait})
+                                 "threads": self.threads, "wait": self.wait, "allocator": self.allocator})
             self.proc = _context().Process(target=_server_main,
                                                         args=(lst.getsockname()[1], blob), daemon=True)
             self.proc.start()

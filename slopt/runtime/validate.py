@@ -48,6 +48,7 @@ the difference the table shows.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from slopt.allocator import check_allocator
 from slopt.errors import ValidationError
 from slopt.profiles.graph import ModelGraph
 from slopt.runtime.link import check_rate, check_wait
@@ -87,16 +89,31 @@ def sft_payload_bytes(shape: Sequence[int], theta: float, q: int = 4) -> float:
     return float(eq7_bits(e, theta, int(q), header_bits=32.0 * rows)) / 8.0
 
 
-def _overhead(value: Any, direction: str, payload_bytes: float) -> float:
-    """Seconds charged per message: a :class:`LinkCalibration`'s, or a fixed float."""
-    if isinstance(value, LinkCalibration):
-        return value.overhead_s(direction, payload_bytes)
+def keyword_or_seconds(value: Any, keyword: str, field: str, option: str | None = None) -> str | float:
+    """``keyword`` itself, or ``value`` as a finite number of seconds >= 0 (a string that reads as
+    one too, as the command line gives it); else a :class:`ValidationError` naming ``field`` (and
+    the command-line ``option``) and the value. Shared by ``message_overhead_s`` ("calibrate") and
+    ``optimizer_step`` ("profile") in Python and on the command line."""
+    if isinstance(value, str) and value.strip() == keyword:
+        return keyword
     try:
         v = float(value)
     except (TypeError, ValueError):
         v = math.nan
-    if not (v >= 0) or math.isinf(v):
-        raise ValidationError(f"message_overhead_s = {value!r}; a number of seconds >= 0, or 'calibrate'",
+    if not (v >= 0) or math.isinf(v) or isinstance(value, bool):
+        name = f"{field} ({option})" if option else field
+        raise ValidationError(f"{name} = {value!r}; {keyword!r}, a number of seconds >= 0, or 0 (off)", field)
+    return v
+
+
+def _overhead(value: Any, direction: str, payload_bytes: float) -> float:
+    """Seconds charged per message: a :class:`LinkCalibration`'s, or a fixed number of seconds."""
+    if isinstance(value, LinkCalibration):
+        return value.overhead_s(direction, payload_bytes)
+    v = keyword_or_seconds(value, "calibrate", "message_overhead_s")
+    if isinstance(v, str):
+        raise ValidationError("message_overhead_s = 'calibrate' needs a session's calibration "
+                              "(validate_plan measures it); predict takes the LinkCalibration or seconds",
                               "message_overhead_s")
     return v
 
@@ -111,10 +128,8 @@ def optimizer_step_s(graph: ModelGraph, device_set: Any, value: Any = "profile")
     + the sum over the side's vertices, 0 for a side without trainable parameters or without the
     columns; a number: that many seconds on each side that has vertices; 0: off."""
     x = device_mask(graph, device_set)
-    if isinstance(value, str):
-        if value != "profile":
-            raise ValidationError(f"optimizer_step_s = {value!r}; 'profile', a number of seconds >= 0, or 0 "
-                                  f"(off)", "optimizer_step_s")
+    value = keyword_or_seconds(value, "profile", "optimizer_step")
+    if value == "profile":
         out = []
         for side, members in (("device", x), ("server", ~x)):
             col = graph.extra.get(f"{side}_optimizer_time_s")
@@ -127,13 +142,7 @@ def optimizer_step_s(graph: ModelGraph, device_set: Any, value: Any = "profile")
             out.append(float(np.asarray(col, float)[members].sum())
                        + (float(meta.get("optimizer_call_s", 0.0)) if has.any() else 0.0))
         return out[0], out[1]
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = math.nan
-    if not (v >= 0) or math.isinf(v):
-        raise ValidationError(f"optimizer_step_s = {value!r}; 'profile', a number of seconds >= 0, or 0 (off)",
-                              "optimizer_step_s")
+    v = float(value)
     return (v if x.any() else 0.0), (v if (~x).any() else 0.0)
 
 
@@ -210,6 +219,22 @@ class ValidationResult:
     measured_times: bool = False
     calibration: LinkCalibration | None = None
     message_overhead: Any = 0.0
+    context: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def repredict(self, graph: ModelGraph) -> "ValidationResult":
+        """The same runs against another profile of the same model (e.g. its per-layer times
+        measured again after the runs): a new result whose table's predictions come from
+        ``graph``; the measured columns are unchanged."""
+        if not self.context:
+            raise ValidationError("repredict needs a result of validate_plan", "result")
+        names = list(self.context["split"].names)
+        if list(graph.names) != names:
+            k = next((i for i, (a, b) in enumerate(zip(graph.names, names)) if a != b), min(len(names), graph.n))
+            raise ValidationError(f"graph is not the profile these runs were split with: vertex {k} is "
+                                  f"{graph.names[k] if k < graph.n else None!r}, the split's "
+                                  f"{names[k] if k < len(names) else None!r}", "graph")
+        return dataclasses.replace(self, table=_table(graph, self.runs, **self.context),
+                                   measured_times="device_time_s" in graph.extra)
 
     def totals(self) -> pd.DataFrame:
         return self.table[self.table.component == "total"].reset_index(drop=True)
@@ -231,7 +256,8 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
                   compress: Mapping[str, Any] | None = None, split: SplitModel | None = None,
                   statistic: str = "median", compute_clock: str | None = None,
                   message_overhead_s: Any = "calibrate", calibration_repeats: int = 7,
-                  wait: str = "spin", optimizer_step: Any = "profile", **instance: Any) -> ValidationResult:
+                  wait: str = "spin", optimizer_step: Any = "profile", allocator: str = "retain",
+                  schedule: str = "interleaved", **instance: Any) -> ValidationResult:
     """Predicted versus measured delay of a dag-split plan, per component, over a sweep of rates.
 
     Parameters
@@ -263,6 +289,12 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
     optimizer_step : the optimiser step per side added to the compute components (the runtime's
         calibration, not Eq. 6; :func:`optimizer_step_s`): ``"profile"`` (default: measured in the
         profile, 0 when it has no ``*_optimizer_time_s`` columns), seconds, or 0 (off)
+    schedule : ``"interleaved"`` (default: after each pair's warm-up, ``iterations`` rounds of one
+        iteration per rate pair in turn, so a slow spell of a shared machine falls on every pair
+        alike) or ``"blocked"`` (each pair's iterations in one block); :func:`_runs`
+    allocator : ``"retain"`` (default) or ``"system"``: how the C heap treats freed memory in both
+        sides' processes (:mod:`slopt.allocator`; the profiler's default is ``"retain"`` too, so
+        profile and run time their steps in the same state)
     instance : other :func:`~slopt.models.dag_split.make_instance` keywords (``device_flops``...)
 
     Raises
@@ -272,7 +304,10 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
     import torch
 
     check_wait(wait)
-    optimizer_step_s(graph, np.ones(graph.n, bool), optimizer_step)      # a bad value fails before any run
+    optimizer_step = keyword_or_seconds(optimizer_step, "profile", "optimizer_step")   # before any run
+    check_allocator(allocator)
+    if schedule not in SCHEDULES:
+        raise ValidationError(f"schedule = {schedule!r}; choose one of {', '.join(SCHEDULES)}", "schedule")
     pairs = [(r, r) if not isinstance(r, (tuple, list)) else tuple(r) for r in rates]
     if not pairs:
         raise ValidationError("rates is empty", "rates")
@@ -289,58 +324,20 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
     if compute_clock not in ("cpu", "wall"):
         raise ValidationError(f"compute_clock = {compute_clock!r}; choose cpu or wall", "compute_clock")
     suffix = "_cpu_s" if compute_clock == "cpu" else "_s"
-    calibrate = isinstance(message_overhead_s, str)
-    if calibrate and message_overhead_s != "calibrate":
-        raise ValidationError(f"message_overhead_s = {message_overhead_s!r}; 'calibrate', a number of "
-                              f"seconds >= 0, or 0 (off)", "message_overhead_s")
-    if not calibrate and not isinstance(message_overhead_s, LinkCalibration):
-        _overhead(message_overhead_s, "upload", 0.0)
-    rows, runs = [], []
+    if not isinstance(message_overhead_s, LinkCalibration):
+        message_overhead_s = keyword_or_seconds(message_overhead_s, "calibrate", "message_overhead_s")
+    calibrate = message_overhead_s == "calibrate"
+    runs: list[RunResult] = []
     cal: LinkCalibration | None = message_overhead_s if isinstance(message_overhead_s, LinkCalibration) else None
     with SplitSession(sm, flat, batch=batch, loss_fn=loss_fn, optimizer=optimizer, threads=threads,
-                      wait=wait) as s:
+                      wait=wait, allocator=allocator) as s:
         if calibrate:
             if s.link is not None:
                 cal = s.calibrate(repeats=calibration_repeats, compress=compress)
             overhead: Any = cal if cal is not None else 0.0
         else:
             overhead = message_overhead_s
-        for up, dn in pairs:
-            res = s.run(iterations, up, dn, latency_s=latency_s, warmup=warmup, memory=False,
-                        compress=compress)
-            runs.append(res)
-            m = res.summary(statistic)
-            lo = res.summary("min")
-            key = {"device_compute": "device_compute" + suffix, "server_compute": "server_compute" + suffix,
-                   "upload": "upload_s", "download": "download_s", "total": "wall_s"}
-            measured = {c: m[k] for c, k in key.items()}
-            measured["parts_total"] = sum(measured[c] for c in ("device_compute", "server_compute", "upload",
-                                                                "download"))
-            lo = dict(lo)
-            lo["parts_total"] = sum(lo[key[c]] for c in ("device_compute", "server_compute", "upload", "download"))
-            key["parts_total"] = "parts_total"
-            pred = predict(graph, sm.mask, uplink_bps=up, downlink_bps=dn, batch=b, latency_s=latency_s,
-                           message_overhead_s=overhead, compress=compress, cut_meta=_meta_at(sm, b),
-                           optimizer_step=optimizer_step, **instance)
-            eq6 = {**pred, "device_compute": pred["eq6_device_compute"],
-                   "server_compute": pred["eq6_server_compute"], "upload": pred["eq6_upload"],
-                   "download": pred["eq6_download"], "total": pred["eq6_total"], "parts_total": pred["eq6_total"]}
-            term = {"device_compute": pred["device_optimizer_step_s"], "server_compute": pred["server_optimizer_step_s"],
-                    "upload": pred["upload_overhead_s"], "download": pred["download_overhead_s"]}
-            term["total"] = term["parts_total"] = sum(term.values())
-            nbytes = {"upload": (pred["upload_bytes"], m["upload_payload_bytes"]),
-                      "download": (pred["download_bytes"], m["download_payload_bytes"])}
-            for c in COMPONENTS:
-                p, q, p0 = pred[c], measured[c], eq6[c]
-                pb, mb = nbytes.get(c, (float("nan"), float("nan")))
-                rows.append({"uplink_bps": up, "downlink_bps": dn, "component": c, "predicted_s": p,
-                             "measured_s": q, "ratio": q / p if p > 0 else float("nan"),
-                             "error": (q - p) / p if p > 0 else float("nan"),
-                             "measured_min_s": lo[key[c]],
-                             "error_min": (lo[key[c]] - p) / p if p > 0 else float("nan"),
-                             "predicted_eq6_s": p0, "error_eq6": (q - p0) / p0 if p0 > 0 else float("nan"),
-                             "calibration_s": term[c],
-                             "predicted_bytes": pb, "measured_bytes": mb})
+        runs = _runs(s, pairs, iterations, warmup, schedule, latency_s, compress)
         if memory and runs:
             # peak memory once, after every timed run: the tracked iteration leaves the process
             # slower for the iterations after it (ResNet-18's server part measured +20-50 % for
@@ -349,8 +346,79 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
             for r in runs:
                 r.memory = {k: dict(v) for k, v in peak.items()}
     cut = runs[0].cut_layers if runs else []
-    return ValidationResult(pd.DataFrame(rows), runs, cut, "device_time_s" in graph.extra, cal,
-                            overhead if not isinstance(overhead, LinkCalibration) else "calibrated")
+    ctx = {"split": sm, "pairs": pairs, "batch": b, "statistic": statistic, "suffix": suffix, "latency_s": latency_s,
+           "overhead": overhead, "compress": compress, "optimizer_step": optimizer_step, "instance": dict(instance)}
+    return ValidationResult(_table(graph, runs, **ctx), runs, cut, "device_time_s" in graph.extra, cal,
+                            overhead if not isinstance(overhead, LinkCalibration) else "calibrated", ctx)
+
+
+def _table(graph: ModelGraph, runs: list[RunResult], *, split: SplitModel, pairs: list[tuple[float, float]],
+           batch: int, statistic: str, suffix: str, latency_s: float, overhead: Any,
+           compress: Mapping[str, Any] | None, optimizer_step: Any, instance: dict[str, Any]) -> pd.DataFrame:
+    """The predicted-vs-measured table of ``runs`` (one per rate pair), predictions from ``graph``."""
+    sm, b, rows = split, batch, []
+    for (up, dn), res in zip(pairs, runs):
+        m = res.summary(statistic)
+        lo = res.summary("min")
+        key = {"device_compute": "device_compute" + suffix, "server_compute": "server_compute" + suffix,
+               "upload": "upload_s", "download": "download_s", "total": "wall_s"}
+        measured = {c: m[k] for c, k in key.items()}
+        measured["parts_total"] = sum(measured[c] for c in ("device_compute", "server_compute", "upload",
+                                                            "download"))
+        lo = dict(lo)
+        lo["parts_total"] = sum(lo[key[c]] for c in ("device_compute", "server_compute", "upload", "download"))
+        key["parts_total"] = "parts_total"
+        pred = predict(graph, sm.mask, uplink_bps=up, downlink_bps=dn, batch=b, latency_s=latency_s,
+                       message_overhead_s=overhead, compress=compress, cut_meta=_meta_at(sm, b),
+                       optimizer_step=optimizer_step, **instance)
+        eq6 = {**pred, "device_compute": pred["eq6_device_compute"],
+               "server_compute": pred["eq6_server_compute"], "upload": pred["eq6_upload"],
+               "download": pred["eq6_download"], "total": pred["eq6_total"], "parts_total": pred["eq6_total"]}
+        term = {"device_compute": pred["device_optimizer_step_s"], "server_compute": pred["server_optimizer_step_s"],
+                "upload": pred["upload_overhead_s"], "download": pred["download_overhead_s"]}
+        term["total"] = term["parts_total"] = sum(term.values())
+        nbytes = {"upload": (pred["upload_bytes"], m["upload_payload_bytes"]),
+                  "download": (pred["download_bytes"], m["download_payload_bytes"])}
+        for c in COMPONENTS:
+            p, q, p0 = pred[c], measured[c], eq6[c]
+            pb, mb = nbytes.get(c, (float("nan"), float("nan")))
+            rows.append({"uplink_bps": up, "downlink_bps": dn, "component": c, "predicted_s": p,
+                         "measured_s": q, "ratio": q / p if p > 0 else float("nan"),
+                         "error": (q - p) / p if p > 0 else float("nan"),
+                         "measured_min_s": lo[key[c]],
+                         "error_min": (lo[key[c]] - p) / p if p > 0 else float("nan"),
+                         "predicted_eq6_s": p0, "error_eq6": (q - p0) / p0 if p0 > 0 else float("nan"),
+                         "calibration_s": term[c],
+                         "predicted_bytes": pb, "measured_bytes": mb})
+    return pd.DataFrame(rows)
+
+
+SCHEDULES = ("interleaved", "blocked")
+
+
+def _runs(s: SplitSession, pairs: list[tuple[float, float]], iterations: int, warmup: int, schedule: str,
+          latency_s: float, compress: Mapping[str, Any] | None) -> list[RunResult]:
+    """One :class:`RunResult` per rate pair. ``"blocked"``: each pair's ``warmup + iterations`` in one
+    block. ``"interleaved"``: each pair's ``warmup`` first, then ``iterations`` rounds of one
+    iteration per pair in turn, so that every pair's iterations are spread over the whole session
+    and a slow spell of a shared machine (measured here: one side's compute +40 % for half a
+    second) falls on all pairs alike instead of on one pair's whole block; the records of a pair
+    are merged in order (``iteration`` renumbered, no warm-up left in them)."""
+    if schedule == "blocked":
+        return [s.run(iterations, up, dn, latency_s=latency_s, warmup=warmup, memory=False, compress=compress)
+                for up, dn in pairs]
+    if warmup:
+        for up, dn in pairs:
+            s.run(int(warmup), up, dn, latency_s=latency_s, warmup=0, memory=False, compress=compress)
+    got: list[list[RunResult]] = [[] for _ in pairs]
+    for _ in range(int(iterations)):
+        for j, (up, dn) in enumerate(pairs):
+            got[j].append(s.run(1, up, dn, latency_s=latency_s, warmup=0, memory=False, compress=compress))
+    out = []
+    for rs in got:
+        recs = [dataclasses.replace(rec, iteration=k) for k, r in enumerate(rs) for rec in r.records]
+        out.append(dataclasses.replace(rs[0], records=recs, losses=[x for r in rs for x in r.losses], warmup=0))
+    return out
 
 
 def _meta_at(sm: SplitModel, batch: int) -> dict[str, tuple[tuple[int, ...], str, bool]]:
