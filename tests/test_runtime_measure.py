@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from slopt.errors import ValidationError  # noqa: E402
 from slopt.profiles import read  # noqa: E402
-from slopt.profiles.measure import measure_times, merge_times, with_times  # noqa: E402
+from slopt.profiles.measure import measure_times, median_profile, merge_times, with_times  # noqa: E402
 from slopt.profiles.torch_loader import from_torch  # noqa: E402
 from slopt.runtime import measure_peak_memory, validate_plan  # noqa: E402
 from slopt.runtime.models import SmallCNN  # noqa: E402
@@ -129,6 +129,36 @@ def test_pass_and_vertex_orders_time_the_same_vertices(small):
         measure_times(m, x, graph=g, order="random")
     with pytest.raises(ValidationError, match="allocator = 'tcmalloc'"):
         measure_times(m, x, graph=g, allocator="tcmalloc")
+
+
+def test_median_profile_and_remeasured_window(small):
+    """median_profile: the per-vertex median of every time column (closed form on synthetic
+    times); validate_plan(remeasure=k): the per-layer times measured again before every round
+    and after the last (iterations + 1 profiles), the same runs predicted from their median."""
+    m, x, g = small
+    n = g.n
+    made = []
+    for f in (1.0, 2.0, 10.0):
+        t = pd.DataFrame({"name": g.names, "forward_s": f * np.ones(n), "backward_s": 2 * f * np.ones(n),
+                          "forward_spread_s": np.zeros(n), "backward_spread_s": np.zeros(n)})
+        t.attrs["batch"] = 2
+        made.append(with_times(g, t, "both"))
+    med = median_profile(made)
+    np.testing.assert_allclose(med.extra["device_time_s"], 3 * 2.0 / 2)         # median of 1.5, 3, 15
+    np.testing.assert_allclose(med.extra["server_forward_time_s"], 2.0 / 2)
+    assert med.provenance["measured"]["device"]["measurements"] == 3
+    other = from_torch(SmallCNN(width=4, blocks=2).train(), x)
+    with pytest.raises(ValidationError, match="other vertices"):
+        median_profile([g, other])
+    gm = from_torch(m, x, measure=True, measure_options={"repeats": 2, "warmup": 1})
+    res = validate_plan(m, x, gm, gm.names[:3], rates=[2e7], iterations=2, warmup=0, memory=False,
+                        message_overhead_s=0, remeasure=1)
+    assert res.window_profile is not None and res.window is not None
+    assert res.window_profile.provenance["measured"]["device"]["measurements"] == 3
+    np.testing.assert_array_equal(res.window.table.measured_s, res.table.measured_s)
+    assert (res.window_profile.extra["device_time_s"] > 0).all()
+    with pytest.raises(ValidationError, match="remeasure"):
+        validate_plan(m, x, gm, gm.names[:3], rates=[2e7], remeasure=-1)
 
 
 def test_validate_plan_table(small):

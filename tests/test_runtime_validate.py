@@ -222,6 +222,15 @@ def test_cli_validate_message_overhead(tmp_path):
     assert res.exit_code == 0, res.output
     up = next(row for row in json.loads(res.output)["table"] if row["component"] == "upload")
     assert up["predicted_s"] == pytest.approx(up["predicted_eq6_s"] + 0.001)
+    res = r.invoke(app, [*common, "--message-overhead", "0", "--remeasure", "1", "--schedule", "blocked"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert len(out["window_table"]) == len(out["table"])
+    assert [w["measured_s"] for w in out["window_table"]] == [t["measured_s"] for t in out["table"]]
+    res = r.invoke(app, [*common, "--schedule", "shuffled"])
+    assert res.exit_code == 2 and "schedule" in res.output
+    res = r.invoke(app, [*common, "--allocator", "jemalloc"])
+    assert res.exit_code == 2 and "allocator = 'jemalloc'" in res.output
     res = r.invoke(app, [*common, "--message-overhead", "lots"])
     assert res.exit_code == 2 and "--message-overhead" in res.output
     res = r.invoke(app, [*common, "--message-overhead", "-1"])

@@ -511,7 +511,33 @@ def measure(graph: ModelGraph, module: Any, example_inputs: Any, example_kwargs:
     """:func:`measure_times` + :func:`with_times`: the profile with this machine's times."""
     gran = options.pop("granularity", None)
     if gran is None:
-        g0 = (graph.provenance or {}).get("granularity", "module")
-        gran = g0 if isinstance(g0, int) or g0 in ("op", "module") else "module"
+        gran = profile_granularity(graph)
     times = measure_times(module, example_inputs, example_kwargs, graph=graph, granularity=gran, **options)
     return with_times(graph, times, side)
+
+
+def profile_granularity(graph: ModelGraph) -> str | int:
+    """The granularity a profile was made with (``provenance["granularity"]``; ``"module"`` when
+    it is not one ``measure`` can re-trace)."""
+    g0 = (graph.provenance or {}).get("granularity", "module")
+    return g0 if isinstance(g0, int) or g0 in ("op", "module") else "module"
+
+
+def median_profile(graphs: list[ModelGraph]) -> ModelGraph:
+    """One profile from several measurements of the same model: every per-layer time column
+    (``*time_s``, spreads included) is the per-vertex median over ``graphs``; structure and
+    provenance from the first, with ``provenance["measured"][side]["measurements"]`` = how many."""
+    if not graphs:
+        raise ValidationError("median_profile needs at least one profile", "graphs")
+    first = graphs[0]
+    for g in graphs[1:]:
+        if list(g.names) != list(first.names):
+            raise ValidationError(f"median_profile: profile {g.name!r} has other vertices than {first.name!r}",
+                                  "graphs")
+    cols = {k: np.median(np.stack([np.asarray(g.extra[k], float) for g in graphs]), axis=0)
+            for k in first.extra if k.endswith("time_s") and all(k in g.extra for g in graphs)}
+    prov = dict(first.provenance or {})
+    prov["measured"] = {side: dict(meta or {}, measurements=len(graphs))
+                        for side, meta in (prov.get("measured") or {}).items()}
+    return first.replace(extra={**first.extra, **cols}, provenance=prov)
+

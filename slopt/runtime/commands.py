@@ -120,6 +120,10 @@ def register(app: Any, profile_app: Any) -> None:
                                  "busy, as on a dedicated device and server) or block (sleep on the socket)"),
         allocator: str = typer.Option("retain", help="C heap in both processes: retain (keeps freed memory, "
                                       "as the profiler measures) or system"),
+        schedule: str = typer.Option("interleaved", help="interleaved (one iteration per rate in turn) or "
+                                     "blocked (each rate's iterations in one block)"),
+        remeasure: int = typer.Option(0, help="re-measure the per-layer times (this many passes) before every "
+                                      "round and after the last; adds the same-window table (0: off)"),
         png: Optional[Path] = typer.Option(None, help="write the predicted/measured figure"),
         as_json: bool = typer.Option(False, "--json", help="print the table as JSON"),
     ) -> None:
@@ -159,16 +163,19 @@ def register(app: Any, profile_app: Any) -> None:
             res = validate_plan(m, x, g, D, rates=[(r, r * downlink_factor) for r in rates],
                                 iterations=iterations, warmup=warmup, latency_s=latency_s,
                                 message_overhead_s=overhead, optimizer_step=step, wait=wait,
-                                allocator=allocator)
+                                allocator=allocator, schedule=schedule, remeasure=remeasure)
         except SloptError as exc:
             _fail(exc)
             return
+        window = res.window.table.to_dict("records") if res.window is not None else None
         if as_json:
             console.print_json(json.dumps({"cut_layers": res.cut_layers,
                                            "calibration": res.calibration.to_dict() if res.calibration else None,
-                                           "table": res.table.to_dict("records")}))
+                                           "table": res.table.to_dict("records"), "window_table": window}))
         else:
             print_table(res.table.to_dict("records"), f"{profile}: predicted vs measured (cut {res.cut_layers})")
+            if window is not None:
+                print_table(window, "predicted from the per-layer times re-measured between the rounds")
         if png is not None:
             import matplotlib
 

@@ -220,6 +220,10 @@ class ValidationResult:
     calibration: LinkCalibration | None = None
     message_overhead: Any = 0.0
     context: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: with ``remeasure``: the per-layer times measured between the rounds (per-vertex median)
+    #: and the same runs predicted from them
+    window_profile: ModelGraph | None = field(default=None, repr=False)
+    window: "ValidationResult | None" = field(default=None, repr=False)
 
     def repredict(self, graph: ModelGraph) -> "ValidationResult":
         """The same runs against another profile of the same model (e.g. its per-layer times
@@ -257,7 +261,7 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
                   statistic: str = "median", compute_clock: str | None = None,
                   message_overhead_s: Any = "calibrate", calibration_repeats: int = 7,
                   wait: str = "spin", optimizer_step: Any = "profile", allocator: str = "retain",
-                  schedule: str = "interleaved", **instance: Any) -> ValidationResult:
+                  schedule: str = "interleaved", remeasure: int = 0, **instance: Any) -> ValidationResult:
     """Predicted versus measured delay of a dag-split plan, per component, over a sweep of rates.
 
     Parameters
@@ -292,6 +296,13 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
     schedule : ``"interleaved"`` (default: after each pair's warm-up, ``iterations`` rounds of one
         iteration per rate pair in turn, so a slow spell of a shared machine falls on every pair
         alike) or ``"blocked"`` (each pair's iterations in one block); :func:`_runs`
+    remeasure : 0 (default: off) or ``k``: measure the per-layer times of both sides again on this
+        machine, ``k`` passes each time, before every round of the runs and after the last
+        (:func:`_remeasure`); ``result.window_profile`` is their per-vertex median and
+        ``result.window`` the same runs predicted from it — per-layer times from the same time
+        window as the runs, so that a drift of a shared machine's speed between profile and run
+        (measured here: up to ±25 % within a minute) is not charged to the delay model. Only
+        meaningful when both sides' times were measured on this machine.
     allocator : ``"retain"`` (default) or ``"system"``: how the C heap treats freed memory in both
         sides' processes (:mod:`slopt.allocator`; the profiler's default is ``"retain"`` too, so
         profile and run time their steps in the same state)
@@ -327,6 +338,9 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
     if not isinstance(message_overhead_s, LinkCalibration):
         message_overhead_s = keyword_or_seconds(message_overhead_s, "calibrate", "message_overhead_s")
     calibrate = message_overhead_s == "calibrate"
+    between, window = None, []
+    if remeasure:
+        between = _remeasure(module, args, example_kwargs, graph, int(remeasure), allocator, window)
     runs: list[RunResult] = []
     cal: LinkCalibration | None = message_overhead_s if isinstance(message_overhead_s, LinkCalibration) else None
     with SplitSession(sm, flat, batch=batch, loss_fn=loss_fn, optimizer=optimizer, threads=threads,
@@ -337,7 +351,7 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
             overhead: Any = cal if cal is not None else 0.0
         else:
             overhead = message_overhead_s
-        runs = _runs(s, pairs, iterations, warmup, schedule, latency_s, compress)
+        runs = _runs(s, pairs, iterations, warmup, schedule, latency_s, compress, between)
         if memory and runs:
             # peak memory once, after every timed run: the tracked iteration leaves the process
             # slower for the iterations after it (ResNet-18's server part measured +20-50 % for
@@ -348,8 +362,35 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
     cut = runs[0].cut_layers if runs else []
     ctx = {"split": sm, "pairs": pairs, "batch": b, "statistic": statistic, "suffix": suffix, "latency_s": latency_s,
            "overhead": overhead, "compress": compress, "optimizer_step": optimizer_step, "instance": dict(instance)}
-    return ValidationResult(_table(graph, runs, **ctx), runs, cut, "device_time_s" in graph.extra, cal,
-                            overhead if not isinstance(overhead, LinkCalibration) else "calibrated", ctx)
+    res = ValidationResult(_table(graph, runs, **ctx), runs, cut, "device_time_s" in graph.extra, cal,
+                           overhead if not isinstance(overhead, LinkCalibration) else "calibrated", ctx)
+    if window:
+        from slopt.profiles.measure import median_profile
+
+        res.window_profile = median_profile(window)
+        res.window = res.repredict(res.window_profile)
+    return res
+
+
+def _remeasure(module: Any, args: tuple, kwargs: Mapping[str, Any] | None, graph: ModelGraph, repeats: int,
+               allocator: str, into: list[ModelGraph]) -> Callable[[], None]:
+    """A callable that measures the per-layer times of both sides once more on this machine
+    (``repeats`` passes after one warm-up, the profile's own statistic, order, clock and threads;
+    the model traced once) and appends the profile to ``into``."""
+    from slopt.profiles.measure import measure, profile_granularity
+    from slopt.runtime.partition import trace
+
+    if repeats < 1:
+        raise ValidationError(f"remeasure = {repeats!r}; passes per re-measurement, >= 1 (0: off)", "remeasure")
+    meta = ((graph.provenance or {}).get("measured") or {}).get("device") or {}
+    opts = {k: meta[k] for k in ("statistic", "order", "clock", "threads") if k in meta}
+    gran = profile_granularity(graph)
+    tr = trace(module, args, dict(kwargs or {}), granularity=gran)
+
+    def again() -> None:
+        into.append(measure(graph, module, args, kwargs, side="both", repeats=repeats, warmup=1, whole_model=False,
+                            traced=tr, granularity=gran, allocator=allocator, **opts))
+    return again
 
 
 def _table(graph: ModelGraph, runs: list[RunResult], *, split: SplitModel, pairs: list[tuple[float, float]],
@@ -397,23 +438,33 @@ SCHEDULES = ("interleaved", "blocked")
 
 
 def _runs(s: SplitSession, pairs: list[tuple[float, float]], iterations: int, warmup: int, schedule: str,
-          latency_s: float, compress: Mapping[str, Any] | None) -> list[RunResult]:
+          latency_s: float, compress: Mapping[str, Any] | None,
+          between: Callable[[], None] | None = None) -> list[RunResult]:
     """One :class:`RunResult` per rate pair. ``"blocked"``: each pair's ``warmup + iterations`` in one
     block. ``"interleaved"``: each pair's ``warmup`` first, then ``iterations`` rounds of one
     iteration per pair in turn, so that every pair's iterations are spread over the whole session
     and a slow spell of a shared machine (measured here: one side's compute +40 % for half a
     second) falls on all pairs alike instead of on one pair's whole block; the records of a pair
-    are merged in order (``iteration`` renumbered, no warm-up left in them)."""
+    are merged in order (``iteration`` renumbered, no warm-up left in them). ``between`` is called
+    before every round (every pair's block when blocked) and after the last."""
+    tick = between or (lambda: None)
     if schedule == "blocked":
-        return [s.run(iterations, up, dn, latency_s=latency_s, warmup=warmup, memory=False, compress=compress)
-                for up, dn in pairs]
+        done = []
+        for up, dn in pairs:
+            tick()
+            done.append(s.run(iterations, up, dn, latency_s=latency_s, warmup=warmup, memory=False,
+                              compress=compress))
+        tick()
+        return done
     if warmup:
         for up, dn in pairs:
             s.run(int(warmup), up, dn, latency_s=latency_s, warmup=0, memory=False, compress=compress)
     got: list[list[RunResult]] = [[] for _ in pairs]
     for _ in range(int(iterations)):
+        tick()
         for j, (up, dn) in enumerate(pairs):
             got[j].append(s.run(1, up, dn, latency_s=latency_s, warmup=0, memory=False, compress=compress))
+    tick()
     out = []
     for rs in got:
         recs = [dataclasses.replace(rec, iteration=k) for k, r in enumerate(rs) for rec in r.records]
