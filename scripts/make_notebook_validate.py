@@ -114,15 +114,15 @@ plt.tight_layout(); plt.show()"""),
     ("md", """**Reading.** Upload and download follow the rate: the link emulator paces every byte, so
 at 10 and 100 Mbit/s the measured transfer is the predicted B·a/R plus the framing (a few hundred
 bytes of header) and the serialisation copy, within a few per cent. At 1 Gbit/s a transfer lasts
-about a millisecond and the hand-off is a visible share of it; Eq. 6 has no per-message term,
-the calibrated hand-off (printed above the table: a few tenths of a millisecond on a quiet
-machine for this 131 kB message, more when the receiving process has to wait for a core) closes
-most of that gap. The compute components (CPU clock) are the per-layer figures summed;
-the run lands within about ±25 % of them: it adds the loss, the SGD step, the allocation of every
-activation of the iteration afresh and the autograd bookkeeping between layers, none of which a
-layer timed alone pays, while a layer timed alone pays its own call overhead (here the ResNet
-server part came out below its sum, the two small models' parts above). The wall-clock `total` is far above `parts_total` whenever the machine is
-busy: the two processes share two cores with other jobs."""),
+a millisecond or two and the hand-off is a visible share of it: Eq. 6 has no per-message term,
+and the calibrated hand-off (printed above the table, a few tenths of a millisecond per message
+on a quiet machine) closes part of that gap; the rest is the run's own state (the receiver waking
+from a longer wait, tensors coming cold out of a computation). The compute components (CPU clock)
+are the per-layer figures summed plus the optimiser step; in the committed run the device part
+lands within 3 % of its sum and the server part 5–13 % below it, and
+the totals within a few per cent, since the link and the compute errors partly cancel. The
+wall-clock `total` is above `parts_total` when the machine is busy: the two processes share two
+cores with other jobs."""),
     ("md", """## 2. A residual / inception DAG, cut inside a module
 
 Four parallel branches per inception module. D is the ancestor closure of the 3x3 branch of the
@@ -143,10 +143,11 @@ plt.tight_layout(); plt.show()"""),
     ("md", """**Reading.** The bytes on the wire are the sum over the crossing tensors (each sent once,
 however many server branches read it, as Eq. 3 counts); the upload and download therefore match
 the prediction at low rates exactly as for the chain cut, and the link dominates the iteration
-there (the parts total within a few per cent). This model's layers are small, so the fixed
-per-iteration costs — the two hand-offs, the loss, the optimiser step, the dispatch of many
-small operators — are a larger share than for ResNet-18 and the relative error grows with the
-rate."""),
+there (the parts total within a fraction of a per cent). The 2.6 MB message has the largest
+hand-off of the three models (about a millisecond per direction: serialising copies of tensors
+larger than the L2 cache), which the calibration measures on the plan's own message; at 1 Gbit/s
+the compute is most of the iteration and both sides land within about 6 % of their per-layer
+sums."""),
     ("md", """## 3. A small GPT-2 (`transformers` config, random weights)
 
 4 blocks of width 128 (2 in the fast run), 64 tokens, batch 4, no dropout, untied LM head (a tied
@@ -163,9 +164,13 @@ ax = plot_validation(resgpt, title="small GPT-2: predicted vs measured"); plt.sh
     ("md", """**Reading.** Hugging Face's GPT-2 exports into many small operators per block (views,
 splits, the causal mask); the profile times each vertex with the input-independent operators it
 needs (the mask is rebuilt inside every vertex that reads it), the run builds it once per side.
-The cut tensor is the residual stream (B x tokens x 128 fp32, 131 kB): the link dominates at
-10 Mbit/s, where the model's total is within a few per cent; at 1 Gbit/s the compute and the
-hand-offs are what is left, and the compute terms are 20–30 % above the per-layer sums."""),
+The cut tensor is the residual stream (B x tokens x 128 fp32): the link dominates at 10 Mbit/s,
+where the total is within a few per cent. At 1 Gbit/s the compute is what is left, and here the
+two profiles differ: the one measured before the runs is 3–13 % below the runs' compute per
+side, the one measured between the rounds 1–9 % above it — the machine was slower
+during the runs than in the second before them, and only the profile from the same time window
+sees that. The small transfers (131 kB, about a millisecond) exceed B·a/R by a third even with
+the hand-off, but they are a small part of the iteration."""),
     ("md", """## 4. Totals across the three models
 
 Measured / predicted per rate: `parts_total` (compute on the CPU clock plus the link) and the

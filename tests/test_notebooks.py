@@ -76,3 +76,19 @@ def test_notebook_runs_and_draws(path: Path, tmp_path: Path) -> None:
         tables = [_text(c) for c in nb.cells if c.cell_type == "code"]
         assert any(re.search(r"paper", t, re.I) and ("<table" in t or "\n" in t) for t in tables), \
             f"{path.name}: no table shows the paper's figure beside ours"
+
+
+def test_validate_notebook_tabulates_prediction_beside_measurement() -> None:
+    """notebooks/validate.ipynb (committed, full configuration): the totals table of the three
+    models carries the measured seconds beside Eq. 6's prediction and the same-window prediction,
+    and the summary line counts the totals within the 15 % target for both profiles."""
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "validate.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    text = "\n".join(_text(c) for c in nb.cells if c.cell_type == "code")
+    for model in ("ResNet-18", "inception DAG", "GPT-2 small"):
+        assert model in text, model
+    for col in ("measured_s", "predicted_eq6_s", "error_eq6", "predicted_window_s", "error_window"):
+        assert col in text, col
+    m = re.search(r"profile before the runs (\d+)/(\d+), same-window profile (\d+)/(\d+)", text)
+    assert m, "no count of the totals within 15 %"
+    assert int(m.group(2)) == int(m.group(4)) == 9          # three models x three rates
