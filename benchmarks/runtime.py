@@ -9,7 +9,11 @@ three models and three link rates.
 Target: total within 15 % of the prediction where per-layer times are measured. Everything runs
 on this machine with one torch thread per side (device and server are the same CPU); per-layer
 times and the runs' compute are CPU seconds of the process (``clock="cpu"``), the link and the
-total are wall seconds.
+total are wall seconds. The rates are interleaved (one iteration per rate in turn), the C heap
+keeps freed memory in every process, and the per-layer times are measured again between the
+rounds (``--remeasure``): the report gives the prediction from the profile measured before the
+runs and from the profile of the runs' own time window (this shared VM's speed drifts by up to
+±25 % within a minute; see docs/runtime.md).
 """
 
 from __future__ import annotations
