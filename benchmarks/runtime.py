@@ -56,11 +56,10 @@ CASES = {
 RATES = [(10e6, 20e6), (100e6, 200e6), (1e9, 2e9)]
 
 
-def _side_sums(g, D, batch):
-    mask = np.zeros(g.n, bool)
-    mask[D] = True
-    t = np.asarray(g.extra["device_time_s"], float) * batch
-    return 1e3 * t[mask].sum(), 1e3 * t[~mask].sum()
+def _side_sums(res):
+    """Eq. 6's compute per side (ms, device and server), from a result's table (the same at every rate)."""
+    t = res.table.drop_duplicates("component").set_index("component").predicted_eq6_s
+    return 1e3 * t["device_compute"], 1e3 * t["server_compute"]
 
 
 def _load() -> float:
@@ -125,8 +124,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                             message_overhead_s=a.message_overhead, wait=a.wait, optimizer_step=a.optimizer_step,
                             allocator=a.allocator, schedule=a.schedule, remeasure=a.remeasure)
         if res.window is not None:
-            b = spec["batch"]
-            (d1, s1), (d2, s2) = _side_sums(g, D, b), _side_sums(res.window_profile, D, b)
+            (d1, s1), (d2, s2) = _side_sums(res), _side_sums(res.window)
             print(f"\n## {label}: per-layer sums of the profile measured before the runs: device {d1:.2f} ms, "
                   f"server {s1:.2f} ms; measured between the rounds ({a.remeasure} passes x "
                   f"{iters + 1} times, median): device {d2:.2f} ms ({d2 / d1 - 1:+.1%}), server {s2:.2f} ms "

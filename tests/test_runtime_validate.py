@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -143,8 +144,7 @@ def test_interleaved_schedule_and_repredict(cnn):
         validate_plan(m, x, g, D, rates=[2e7], schedule="random")
     # repredict: the same profile gives the same table; doubled per-layer times double Eq. 6's compute
     same = res.repredict(g)
-    pd_testing = pytest.importorskip("pandas").testing
-    pd_testing.assert_frame_equal(same.table, res.table)
+    pd.testing.assert_frame_equal(same.table, res.table)
     g2 = g.replace(extra={**g.extra, "device_time_s": 2 * np.asarray(g.extra.get("device_time_s", np.ones(g.n))),
                           "server_time_s": 2 * np.asarray(g.extra.get("server_time_s", np.ones(g.n)))})
     twice = res.repredict(g2).table.set_index(["uplink_bps", "component"])
@@ -158,6 +158,39 @@ def test_interleaved_schedule_and_repredict(cnn):
     other = from_torch(SmallCNN(width=8, blocks=2).train(), x)
     with pytest.raises(ValidationError, match="not the profile these runs were split with"):
         res.repredict(other)
+
+
+def test_validate_plan_reports_progress_and_stops_at_its_time_limit(cnn, caplog):
+    """One progress record per round; a spent time limit starts no new round and the result
+    covers the rounds done (at least one); a first Ctrl-C (request_stop) does the same."""
+    import logging
+
+    from slopt.progress import clear_stop, request_stop
+
+    m, x, g, D = cnn
+    with caplog.at_level(logging.INFO, logger="slopt.runtime.validate"):
+        full = validate_plan(m, x, g, D, rates=[2e7, 3e7], iterations=2, warmup=0, memory=False,
+                             message_overhead_s=0)
+    rounds = [r.getMessage() for r in caplog.records if "rounds" in r.getMessage()]
+    assert [msg.split()[0] for msg in rounds] == ["1/2", "2/2"]
+    assert all(len(r.records) == 2 for r in full.runs)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="slopt.runtime.validate"):
+        cut = validate_plan(m, x, g, D, rates=[2e7, 3e7], iterations=5, warmup=0, memory=False,
+                            message_overhead_s=0, time_limit_s=1e-6)
+    assert [len(r.records) for r in cut.runs] == [1, 1]
+    assert len(cut.table) == len(full.table)                      # every rate pair is in the table
+    assert any("stopped after 1 of 5 rounds" in r.getMessage() for r in caplog.records)
+    request_stop()
+    try:
+        blocked = validate_plan(m, x, g, D, rates=[2e7, 3e7], iterations=1, warmup=0, memory=False,
+                                message_overhead_s=0, schedule="blocked")
+    finally:
+        clear_stop()
+    assert len(blocked.runs) == 1 and set(blocked.table.uplink_bps) == {2e7}
+    for bad in (0, -1.0, math.nan):
+        with pytest.raises(ValidationError, match="time_limit_s"):
+            validate_plan(m, x, g, D, rates=[2e7], time_limit_s=bad)
 
 
 @pytest.mark.parametrize("theta,q", [(0.1, 4), (0.05, 8), (0.9, 4)])

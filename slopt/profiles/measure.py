@@ -480,13 +480,18 @@ def with_times(graph: ModelGraph, times: pd.DataFrame, side: str = "both") -> Mo
     return graph.replace(extra=extra, provenance=prov)
 
 
+def _same_graph(a: ModelGraph, b: ModelGraph) -> bool:
+    """Two profiles of one model: the same vertex names and the same edges."""
+    return list(a.names) == list(b.names) and np.array_equal(a.src, b.src) and np.array_equal(a.dst, b.dst)
+
+
 def merge_times(device_profile: ModelGraph, server_profile: ModelGraph) -> ModelGraph:
     """One profile with the device columns of ``device_profile`` and the server columns of
     ``server_profile`` (two machines measured separately). The two must be the same graph
     (names and edges); a side's columns are taken from its ``device_*`` / ``server_*`` columns,
     whichever the file has (a one-machine profile has both)."""
     a, b = device_profile, server_profile
-    if list(a.names) != list(b.names) or not (np.array_equal(a.src, b.src) and np.array_equal(a.dst, b.dst)):
+    if not _same_graph(a, b):
         raise ValidationError("merge_times: the device and server profiles are not the same graph "
                               f"({a.n} vs {b.n} vertices)", "server_profile")
 
@@ -531,7 +536,7 @@ def median_profile(graphs: list[ModelGraph]) -> ModelGraph:
         raise ValidationError("median_profile needs at least one profile", "graphs")
     first = graphs[0]
     for g in graphs[1:]:
-        if list(g.names) != list(first.names):
+        if not _same_graph(g, first):
             raise ValidationError(f"median_profile: profile {g.name!r} has other vertices than {first.name!r}",
                                   "graphs")
     cols = {k: np.median(np.stack([np.asarray(g.extra[k], float) for g in graphs]), axis=0)

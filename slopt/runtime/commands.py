@@ -124,12 +124,19 @@ def register(app: Any, profile_app: Any) -> None:
                                      "blocked (each rate's iterations in one block)"),
         remeasure: int = typer.Option(0, help="re-measure the per-layer times (this many passes) before every "
                                       "round and after the last; adds the same-window table (0: off)"),
+        time_limit: Optional[float] = typer.Option(None, "--time-limit", help="seconds; no new round starts "
+                                                   "after it (a first Ctrl-C does the same); the table covers "
+                                                   "the rounds done"),
         png: Optional[Path] = typer.Option(None, help="write the predicted/measured figure"),
         as_json: bool = typer.Option(False, "--json", help="print the table as JSON"),
     ) -> None:
         """Predicted (dag-split, Eq. 6) vs measured (two-process split training on loopback) per
-        component: device compute, server compute, upload, download, total."""
+        component: device compute, server compute, upload, download, total.
+
+        Progress is logged per round with -v (``slopt -v validate ...``); a first Ctrl-C or
+        --time-limit stops before the next round, and the table covers the rounds done."""
         from slopt.cli import _fail, console, print_table
+        from slopt.progress import interruptible
 
         try:
             import numpy as np
@@ -160,10 +167,12 @@ def register(app: Any, profile_app: Any) -> None:
                 D = METHODS[method](inst).decision["device_layers"]
             overhead = keyword_or_seconds(message_overhead, "calibrate", "message_overhead_s", "--message-overhead")
             step = keyword_or_seconds(optimizer_step, "profile", "optimizer_step", "--optimizer-step")
-            res = validate_plan(m, x, g, D, rates=[(r, r * downlink_factor) for r in rates],
-                                iterations=iterations, warmup=warmup, latency_s=latency_s,
-                                message_overhead_s=overhead, optimizer_step=step, wait=wait,
-                                allocator=allocator, schedule=schedule, remeasure=remeasure)
+            with interruptible():
+                res = validate_plan(m, x, g, D, rates=[(r, r * downlink_factor) for r in rates],
+                                    iterations=iterations, warmup=warmup, latency_s=latency_s,
+                                    message_overhead_s=overhead, optimizer_step=step, wait=wait,
+                                    allocator=allocator, schedule=schedule, remeasure=remeasure,
+                                    time_limit_s=time_limit)
         except SloptError as exc:
             _fail(exc)
             return

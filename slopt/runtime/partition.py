@@ -38,6 +38,13 @@ DEVICE, SERVER = 0, 1
 
 
 
+def first_difference(got: Sequence[str], want: Sequence[str]) -> tuple[int, str, str]:
+    """The first index where two vertex-name lists differ and the two names there (``"<end>"``
+    past the end of a list); for errors that say which vertex of a profile is not the model's."""
+    k = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+    return k, (got[k] if k < len(got) else "<end>"), (want[k] if k < len(want) else "<end>")
+
+
 @dataclass
 class Traced:
     """A model captured with ``torch.export`` and its operators grouped into profile vertices.
@@ -66,10 +73,7 @@ class Traced:
     def check_profile(self, graph: ModelGraph) -> None:
         """Raise :class:`ValidationError` when ``graph`` is not the profile of this model."""
         if list(graph.names) != self.names:
-            diff = next((i for i, (a, b) in enumerate(zip(graph.names, self.names)) if a != b),
-                        min(len(graph.names), len(self.names)))
-            got = graph.names[diff] if diff < graph.n else "<end>"
-            want = self.names[diff] if diff < len(self.names) else "<end>"
+            diff, got, want = first_difference(graph.names, self.names)
             raise ValidationError(
                 f"the profile does not match the model: {graph.n} vertices vs {len(self.names)} traced; "
                 f"first difference at vertex {diff}: profile {got!r}, model {want!r} (trace the model "

@@ -62,7 +62,7 @@ from slopt.allocator import check_allocator
 from slopt.errors import ValidationError
 from slopt.profiles.graph import ModelGraph
 from slopt.runtime.link import check_rate, check_wait
-from slopt.runtime.partition import SplitModel, device_mask, split_model
+from slopt.runtime.partition import SplitModel, device_mask, first_difference, split_model
 from slopt.runtime.train import LinkCalibration, RunResult, SplitSession, cross_entropy_loss
 
 __all__ = ["predict", "optimizer_step_s", "validate_plan", "ValidationResult", "plot_validation", "COMPONENTS",
@@ -233,10 +233,9 @@ class ValidationResult:
             raise ValidationError("repredict needs a result of validate_plan", "result")
         names = list(self.context["split"].names)
         if list(graph.names) != names:
-            k = next((i for i, (a, b) in enumerate(zip(graph.names, names)) if a != b), min(len(names), graph.n))
+            k, got, want = first_difference(list(graph.names), names)
             raise ValidationError(f"graph is not the profile these runs were split with: vertex {k} is "
-                                  f"{graph.names[k] if k < graph.n else None!r}, the split's "
-                                  f"{names[k] if k < len(names) else None!r}", "graph")
+                                  f"{got!r}, the split's {want!r}", "graph")
         return dataclasses.replace(self, table=_table(graph, self.runs, **self.context),
                                    measured_times="device_time_s" in graph.extra)
 
@@ -261,7 +260,8 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
                   statistic: str = "median", compute_clock: str | None = None,
                   message_overhead_s: Any = "calibrate", calibration_repeats: int = 7,
                   wait: str = "spin", optimizer_step: Any = "profile", allocator: str = "retain",
-                  schedule: str = "interleaved", remeasure: int = 0, **instance: Any) -> ValidationResult:
+                  schedule: str = "interleaved", remeasure: int = 0, time_limit_s: float | None = None,
+                  **instance: Any) -> ValidationResult:
     """Predicted versus measured delay of a dag-split plan, per component, over a sweep of rates.
 
     Parameters
@@ -303,6 +303,11 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
         window as the runs, so that a drift of a shared machine's speed between profile and run
         (measured here: up to ±25 % within a minute) is not charged to the delay model. Only
         meaningful when both sides' times were measured on this machine.
+    time_limit_s : seconds (None: no limit): once spent — or after a first Ctrl-C inside
+        :func:`slopt.progress.interruptible`, as ``slopt validate`` runs it — no new round starts,
+        and the result covers the rounds done (at least one; each run's ``records`` say how
+        many). Progress: one ``INFO`` record per round (``slopt -v validate``, or
+        :func:`slopt.progress.enable`)
     allocator : ``"retain"`` (default) or ``"system"``: how the C heap treats freed memory in both
         sides' processes (:mod:`slopt.allocator`; the profiler's default is ``"retain"`` too, so
         profile and run time their steps in the same state)
@@ -314,7 +319,12 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
     """
     import torch
 
+    from slopt.methods import Deadline
+
+    deadline = Deadline(time_limit_s)               # the clock starts at the call
     check_wait(wait)
+    if time_limit_s is not None and not (float(time_limit_s) > 0):
+        raise ValidationError(f"time_limit_s = {time_limit_s!r}; seconds > 0, or None (no limit)", "time_limit_s")
     optimizer_step = keyword_or_seconds(optimizer_step, "profile", "optimizer_step")   # before any run
     check_allocator(allocator)
     if schedule not in SCHEDULES:
@@ -351,7 +361,7 @@ def validate_plan(module: Any, example_inputs: Any, graph: ModelGraph, device_se
             overhead: Any = cal if cal is not None else 0.0
         else:
             overhead = message_overhead_s
-        runs = _runs(s, pairs, iterations, warmup, schedule, latency_s, compress, between)
+        runs = _runs(s, pairs, iterations, warmup, schedule, latency_s, compress, between, deadline)
         if memory and runs:
             # peak memory once, after every timed run: the tracked iteration leaves the process
             # slower for the iterations after it (ResNet-18's server part measured +20-50 % for
@@ -384,12 +394,11 @@ def _remeasure(module: Any, args: tuple, kwargs: Mapping[str, Any] | None, graph
         raise ValidationError(f"remeasure = {repeats!r}; passes per re-measurement, >= 1 (0: off)", "remeasure")
     meta = ((graph.provenance or {}).get("measured") or {}).get("device") or {}
     opts = {k: meta[k] for k in ("statistic", "order", "clock", "threads") if k in meta}
-    gran = profile_granularity(graph)
-    tr = trace(module, args, dict(kwargs or {}), granularity=gran)
+    tr = trace(module, args, dict(kwargs or {}), granularity=profile_granularity(graph))
 
     def again() -> None:
         into.append(measure(graph, module, args, kwargs, side="both", repeats=repeats, warmup=1, whole_model=False,
-                            traced=tr, granularity=gran, allocator=allocator, **opts))
+                            traced=tr, allocator=allocator, **opts))
     return again
 
 
@@ -439,31 +448,52 @@ SCHEDULES = ("interleaved", "blocked")
 
 def _runs(s: SplitSession, pairs: list[tuple[float, float]], iterations: int, warmup: int, schedule: str,
           latency_s: float, compress: Mapping[str, Any] | None,
-          between: Callable[[], None] | None = None) -> list[RunResult]:
+          between: Callable[[], None] | None = None, deadline: Any = None) -> list[RunResult]:
     """One :class:`RunResult` per rate pair. ``"blocked"``: each pair's ``warmup + iterations`` in one
     block. ``"interleaved"``: each pair's ``warmup`` first, then ``iterations`` rounds of one
     iteration per pair in turn, so that every pair's iterations are spread over the whole session
     and a slow spell of a shared machine (measured here: one side's compute +40 % for half a
     second) falls on all pairs alike instead of on one pair's whole block; the records of a pair
     are merged in order (``iteration`` renumbered, no warm-up left in them). ``between`` is called
-    before every round (every pair's block when blocked) and after the last."""
+    before every round (every pair's block when blocked) and after the last.
+
+    Progress: one ``INFO`` record per round (per pair when blocked) on ``slopt.runtime.validate``.
+    ``deadline`` (:class:`slopt.methods.Deadline`: a time limit, or a first Ctrl-C): once it has
+    expired no new round (block) starts; every round (block) already done is kept, at least one."""
+    from slopt.methods import Deadline
+    from slopt.progress import get_logger, report
+
+    log, deadline = get_logger(__name__), deadline or Deadline(None)
     tick = between or (lambda: None)
+
+    def stop(done: int, total: int, what: str) -> bool:
+        report(log, done, total, what=what, elapsed_s=deadline.elapsed)
+        if done < total and deadline.expired:
+            log.warning("validate_plan stopped after %d of %d %s (time limit or Ctrl-C); the table covers those",
+                        done, total, what)
+            return True
+        return False
+
     if schedule == "blocked":
         done = []
         for up, dn in pairs:
             tick()
             done.append(s.run(iterations, up, dn, latency_s=latency_s, warmup=warmup, memory=False,
                               compress=compress))
+            if stop(len(done), len(pairs), "rate pairs"):
+                break
         tick()
         return done
     if warmup:
         for up, dn in pairs:
             s.run(int(warmup), up, dn, latency_s=latency_s, warmup=0, memory=False, compress=compress)
     got: list[list[RunResult]] = [[] for _ in pairs]
-    for _ in range(int(iterations)):
+    for k in range(int(iterations)):
         tick()
         for j, (up, dn) in enumerate(pairs):
             got[j].append(s.run(1, up, dn, latency_s=latency_s, warmup=0, memory=False, compress=compress))
+        if stop(k + 1, int(iterations), "rounds"):
+            break
     tick()
     out = []
     for rs in got:
